@@ -1,0 +1,1 @@
+"""Subcommands of `python -m mlt_core`, one module each."""

@@ -1,0 +1,66 @@
+"""Tiny real Hugging Face checkpoints for offline tests: an XLM-R encoder and a Qwen2 decoder.
+
+Random weights from configs, a BPE tokenizer trained on the project's bundled text.
+"""
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from mlt_core.labels import LABELS
+from mlt_core.tokenizer import train_bpe_tokenizer
+
+XNLI_ID2LABEL = {i: l for i, l in enumerate(LABELS)}
+MNLI_ID2LABEL = {0: "contradiction", 1: "neutral", 2: "entailment"}
+
+
+@lru_cache(maxsize=1)
+def tiny_tokenizer():
+    from mlt_core.templates import corpus_sentences
+
+    texts = [s for lang in ("en", "hi", "fr", "es") for s in corpus_sentences(lang, 400, seed=1)]
+    return train_bpe_tokenizer(texts, vocab_size=1200)
+
+
+def tiny_config(family: str = "xlmr", id2label=None, **kw):
+    tok = tiny_tokenizer()
+    id2label = id2label or XNLI_ID2LABEL
+    common = dict(num_labels=3, id2label=id2label, label2id={v: k for k, v in id2label.items()})
+    if family == "xlmr":
+        from transformers import XLMRobertaConfig
+
+        return XLMRobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=64, max_position_embeddings=66, type_vocab_size=1,
+                                pad_token_id=1, bos_token_id=0, eos_token_id=2, **common, **kw)
+    if family == "qwen2":
+        from transformers import Qwen2Config
+
+        return Qwen2Config(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                           num_key_value_heads=2, intermediate_size=64, max_position_embeddings=128,
+                           pad_token_id=tok.pad_token_id, bos_token_id=0, eos_token_id=2,
+                           tie_word_embeddings=False, **common, **kw)
+    raise ValueError(family)
+
+
+def make_tiny_checkpoint(path: Path, family: str = "xlmr", id2label=None, seed: int = 0,
+                         head: bool = True, meta: dict | None = None) -> Path:
+    """Save a tiny random checkpoint (config, model.safetensors, tokenizer, mlt.json) to `path`."""
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    from mlt_core.checkpoint import META_FILE
+    import json
+
+    torch.manual_seed(seed)
+    cfg = tiny_config(family, id2label)
+    path = Path(path)
+    if head:
+        model = AutoModelForSequenceClassification.from_config(copy.deepcopy(cfg), attn_implementation="eager")
+    else:  # a bare encoder: loading it for classification leaves the head untrained
+        model = AutoModel.from_config(copy.deepcopy(cfg), attn_implementation="eager")
+    model.save_pretrained(path, safe_serialization=True)
+    tiny_tokenizer().save_pretrained(path)
+    (path / META_FILE).write_text(json.dumps(meta or {"base": f"tiny-{family}", "train_langs": ["en"], "method": "random-init"}))
+    return path
