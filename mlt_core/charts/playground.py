@@ -1,0 +1,113 @@
+"""Charts of the Playground: one pair, a few models. Tidy DataFrame in, altair chart out.
+
+    prob_bars            label, prob                      -> bars in label colours
+    entropy_heatmap      layer, head, <value>             -> layer x head heatmap
+    entropy_diff_heatmap layer, head, diff                -> diverging heatmap centred on 0
+    similarity_lines     layer, metric, value             -> one line per metric (cosine, CKA)
+    attention_heatmap    q, k, q_token, k_token, weight   -> token x token heatmap
+Layer 0 of a heatmap is at the top, as in most papers; each builder returns a styled
+top-level chart (theme.style), ready for st.altair_chart or chart.save(...).
+
+Heights are plot heights (autosize "pad", or "fit-x" for the charts that stretch to the page
+width), set explicitly: Streamlit 1.67 otherwise fits the whole chart, axes and legend
+included, into width x height and squashes small charts to nothing.
+"""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from ..labels import LABELS
+from . import theme
+
+METRIC_COLORS = {"cosine": "#0072B2", "cka": "#E69F00"}  # not models/labels/languages: a fixed pair
+PAD = alt.AutoSizeParams(type="pad")  # fixed plot size; the chart grows by its axes and legend
+FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")  # as wide as its container, plot height kept
+
+
+def _done(chart, autosize=PAD) -> alt.Chart:
+    return theme.style(chart.properties(autosize=autosize))
+
+
+def prob_bars(df: pd.DataFrame, title: str = "", height: int = 120) -> alt.Chart:
+    """Probability of each label (entailment, neutral, contradiction) as bars in label colours."""
+    base = alt.Chart(df, title=title or alt.Undefined).encode(
+        y=alt.Y("label:N", sort=list(LABELS), title=None),
+        x=alt.X("prob:Q", scale=alt.Scale(domain=[0, 1]), title="probability", axis=alt.Axis(format=".0%")),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.Color("label:N", scale=theme.label_scale(), legend=None),
+        tooltip=[alt.Tooltip("label:N"), alt.Tooltip("prob:Q", format=".3f")],
+    )
+    text = base.mark_text(align="left", dx=4, fontSize=theme.FONT_SIZE - 2).encode(text=alt.Text("prob:Q", format=".1%"))
+    return _done((bars + text).properties(height=height), FIT_X)
+
+
+def _heat_axes(df: pd.DataFrame):
+    layers = sorted(df["layer"].unique().tolist())
+    heads = sorted(df["head"].unique().tolist())
+    return (alt.X("head:O", sort=heads, title="head", axis=alt.Axis(labelAngle=0)),
+            alt.Y("layer:O", sort=layers, title="layer"))
+
+
+def _cell_size(df: pd.DataFrame, width: int | None, height: int | None) -> tuple[int, int]:
+    n_heads, n_layers = df["head"].nunique(), df["layer"].nunique()
+    return width or max(160, min(34 * n_heads, 520)), height or max(120, min(30 * n_layers, 420))
+
+
+def entropy_heatmap(df: pd.DataFrame, value: str = "entropy", title: str = "", domain: list | None = None,
+                    width: int | None = None, height: int | None = None) -> alt.Chart:
+    """Attention entropy per layer (rows) and head (columns); darker = more spread-out attention."""
+    x, y = _heat_axes(df)
+    legend_title = "entropy / log n" if value.endswith("norm") else "entropy (nats)"
+    scale = alt.Scale(scheme="viridis", domain=domain) if domain else alt.Scale(scheme="viridis")
+    w, h = _cell_size(df, width, height)
+    chart = alt.Chart(df, title=title or alt.Undefined).mark_rect().encode(
+        x=x, y=y,
+        color=alt.Color(f"{value}:Q", scale=scale, title=legend_title),
+        tooltip=["layer:O", "head:O", alt.Tooltip(f"{value}:Q", format=".3f")],
+    ).properties(width=w, height=h)
+    return _done(chart)
+
+
+def entropy_diff_heatmap(df: pd.DataFrame, title: str = "", value_title: str = "Δ entropy",
+                         width: int | None = None, height: int | None = None) -> alt.Chart:
+    """Difference of two models' attention entropy per layer and head, diverging around 0."""
+    x, y = _heat_axes(df)
+    m = float(df["diff"].abs().max() or 1e-9)
+    w, h = _cell_size(df, width, height)
+    chart = alt.Chart(df, title=title or alt.Undefined).mark_rect().encode(
+        x=x, y=y,
+        color=alt.Color("diff:Q", scale=alt.Scale(scheme="blueorange", domain=[-m, m], domainMid=0), title=value_title),
+        tooltip=["layer:O", "head:O", alt.Tooltip("diff:Q", format="+.3f")],
+    ).properties(width=w, height=h)
+    return _done(chart)
+
+
+def similarity_lines(df: pd.DataFrame, title: str = "", height: int = 260) -> alt.Chart:
+    """Cosine and linear CKA between two models' hidden states, layer by layer (0 = embeddings)."""
+    d = df.dropna(subset=["value"])
+    metrics = [m for m in METRIC_COLORS if m in set(d["metric"])] or sorted(set(d["metric"]))
+    colors = [METRIC_COLORS.get(m, "#000000") for m in metrics]
+    chart = alt.Chart(d, title=title or alt.Undefined).mark_line(point=alt.OverlayMarkDef(size=60)).encode(
+        x=alt.X("layer:Q", title="layer (0 = embeddings)", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("value:Q", title="similarity", scale=alt.Scale(zero=False)),
+        color=alt.Color("metric:N", scale=alt.Scale(domain=metrics, range=colors), title=None),
+        tooltip=["layer:Q", "metric:N", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(height=height)
+    return _done(chart, FIT_X)
+
+
+def attention_heatmap(df: pd.DataFrame, title: str = "", cell: int = 14) -> alt.Chart:
+    """Attention of one head: query tokens (rows) attend to key tokens (columns)."""
+    n_q, n_k = df["q"].nunique(), df["k"].nunique()
+    q_order = df.drop_duplicates("q").sort_values("q")["q_label"].tolist()
+    k_order = df.drop_duplicates("k").sort_values("k")["k_label"].tolist()
+    chart = alt.Chart(df, title=title or alt.Undefined).mark_rect().encode(
+        x=alt.X("k_label:N", sort=k_order, title="key (attended to)", axis=alt.Axis(labelAngle=-60, labelLimit=140)),
+        y=alt.Y("q_label:N", sort=q_order, title="query", axis=alt.Axis(labelLimit=140)),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="attention"),
+        tooltip=[alt.Tooltip("q_token:N", title="query"), alt.Tooltip("k_token:N", title="key"),
+                 alt.Tooltip("weight:Q", format=".3f")],
+    ).properties(width=max(200, min(cell * n_k, 900)), height=max(200, min(cell * n_q, 900)))
+    return _done(chart)

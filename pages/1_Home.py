@@ -1,0 +1,79 @@
+"""Home: the checkpoints in models/ and which of them (1 to 4) every page compares."""
+import streamlit as st
+
+from ui import state
+from ui.links import ensure_app_router
+from ui.models import MAX_MODELS, available_checkpoints, selected_models
+from ui.playground_catalog import build_demo_command, checkpoint_table, run_streaming
+
+ensure_app_router()
+st.title("mlt: what fine-tuning in one language does to the others")
+st.caption("XLM-R-style encoders fine-tuned on NLI in English vs Hindi: accuracy per language, bias, calibration, "
+           "and where inside the model they diverge. Pick the models to compare, then open a page on the left.")
+for note in state.restore("home", {}):
+    st.warning(note)
+
+rows = available_checkpoints()
+if not rows:
+    st.info("No checkpoints in models/ yet. Build the demo ones from the bundled data: a few minutes on a CPU, "
+            "no download (the same as `python -m mlt_core demo`). Keep this page open while it runs.")
+    if st.button("Build demo checkpoints", key="home_build_demo", type="primary"):
+        with st.status("Building demo checkpoints…", expanded=True) as status:
+            box, lines = st.empty(), []
+
+            def show(line: str) -> None:
+                lines.append(line)
+                box.code("\n".join(lines[-30:]), language=None)
+
+            rc = run_streaming(build_demo_command(), show)
+            if rc == 0:
+                status.update(label="Demo checkpoints built", state="complete", expanded=False)
+                available_checkpoints.clear()
+                st.rerun()
+            status.update(label=f"Building the demo checkpoints failed (exit code {rc})", state="error")
+            st.error("The build stopped; its last lines are above. Run `python -m mlt_core demo` in a terminal "
+                     "for the full log.", icon="⚠️")
+    st.stop()
+
+table = checkpoint_table(rows)
+paths = dict(zip(table["name"], table["path"]))
+untrained = dict(zip(table["name"], table["untrained_head"]))
+
+st.subheader("Checkpoints")
+acc_cols = [c for c in table.columns if c.startswith("acc_")]
+st.dataframe(
+    table.drop(columns=["path"]), hide_index=True, width="stretch", key="home_table",
+    column_config={
+        "untrained_head": st.column_config.CheckboxColumn("untrained head ⚠", help="classifier never trained"),
+        "train_langs": st.column_config.TextColumn("trained on"),
+        **{c: st.column_config.NumberColumn(f"accuracy {c[4:]}", format="percent") for c in acc_cols},
+    },
+)
+for name in [n for n, u in untrained.items() if u]:
+    st.warning(f"**{name}**: untrained classification head. Its predictions are noise; comparing against it "
+               "is meaningless (use it for representations, attention and language neurons).", icon="⚠️")
+
+st.subheader("Compare")
+current = [state.model_name(p) for p in selected_models() if state.model_name(p) in paths]
+st.session_state["home_models"] = current  # mirror the shared selection (it may change on other pages)
+
+
+def _apply_selection() -> None:
+    picked = st.session_state.get("home_models") or []
+    if picked:
+        state.set_selected_models([paths[n] for n in picked])
+    else:
+        st.session_state["_home_empty_pick"] = True
+
+
+st.multiselect(
+    f"Models to compare (1 to {MAX_MODELS}; models 1 and 2 are compared layer by layer)", list(paths),
+    key="home_models", max_selections=MAX_MODELS, on_change=_apply_selection,
+    format_func=lambda n: f"{n}  ⚠ untrained head" if untrained.get(n) else n,
+)
+if st.session_state.pop("_home_empty_pick", False):
+    st.info("Keep at least one model selected; the previous selection stays.")
+if st.button("Open the Playground →", key="home_open_playground", type="primary"):
+    st.switch_page("pages/2_Playground.py")
+
+state.publish("home", {})

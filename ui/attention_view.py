@@ -1,0 +1,203 @@
+"""Attention of one pair: a token x token heatmap per model, and bertviz's head / model view offline.
+
+bertviz's own HTML loads require.js, d3 and jQuery from a CDN and draws nothing offline. Here the
+vendored d3 v5.7.0 and jQuery 3.7.1 (ui/vendor/, licence headers kept) are inlined, a 2-line
+shim stands in for require.js, and bertviz's unmodified head_view.js / model_view.js run on top.
+Size stays bounded: chosen layers only, at most `max_tokens` tokens, weights sent as integers in
+thousandths (3 decimals), and bertviz's sentence A/B filters rebuilt in the browser from the
+full matrix instead of being sent twice.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+VENDOR = Path(__file__).resolve().parent / "vendor"
+VENDOR_JS = ("jquery.v3.7.1.min.js", "d3.v5.7.0.min.js")
+SCALE = 1000  # weights travel as round(w * SCALE)
+MAX_TOKENS = 96
+HEATMAP_MAX_TOKENS = 128
+FONTS = "'Helvetica Neue', Helvetica, Arial, 'Noto Sans Devanagari', 'Lohit Devanagari', 'Nirmala UI', sans-serif"
+
+_SHIM = """
+window.require = {config: function () {}};
+window.requirejs = function (deps, cb) { cb(window.jQuery, window.d3); };
+function mltParams(p) {
+  // weights arrive as integers in 1/SCALE; rebuild floats, then bertviz's sentence A/B filters
+  const all = p.attention[0];
+  all.attn = all.attn.map(l => l.map(h => h.map(r => r.map(v => v / p.scale))));
+  const b = p.sentence_b_start;
+  if (b !== null && b > 0 && b < all.left_text.length && p.filters) {
+    const n = all.left_text.length, A = all.left_text.slice(0, b), B = all.left_text.slice(b);
+    const cut = (q0, q1, k0, k1) => all.attn.map(l => l.map(h => h.slice(q0, q1).map(r => r.slice(k0, k1))));
+    p.attention.push({name: 'Sentence A -> Sentence A', attn: cut(0, b, 0, b), left_text: A, right_text: A});
+    p.attention.push({name: 'Sentence B -> Sentence B', attn: cut(b, n, b, n), left_text: B, right_text: B});
+    p.attention.push({name: 'Sentence A -> Sentence B', attn: cut(0, b, b, n), left_text: A, right_text: B});
+    p.attention.push({name: 'Sentence B -> Sentence A', attn: cut(b, n, 0, b), left_text: B, right_text: A});
+  }
+  return p;
+}
+"""
+_FILTERS = ["All", "Sentence A -> Sentence A", "Sentence B -> Sentence B", "Sentence A -> Sentence B",
+            "Sentence B -> Sentence A"]
+
+
+@dataclass
+class BertvizPage:
+    html: str
+    height: int  # px the iframe needs
+    shown_tokens: int
+    total_tokens: int
+
+
+@lru_cache(maxsize=4)
+def _vendor_js() -> str:
+    return "\n".join(f"<script>\n{(VENDOR / f).read_text(encoding='utf-8')}\n</script>" for f in VENDOR_JS)
+
+
+@lru_cache(maxsize=2)
+def _bertviz_js(view: str) -> str:
+    """bertviz's own {head,model}_view.js without its CDN require.config block."""
+    src = resources.files("bertviz").joinpath(f"{view}_view.js").read_text(encoding="utf-8")
+    return re.sub(r"require\.config\(\{.*?\}\);", "", src, count=1, flags=re.S)
+
+
+def pretty(tokens: list[str]) -> list[str]:
+    return [t.replace("Ġ", " ").replace("▁", " ").replace("</w>", "") for t in tokens]
+
+
+def bertviz_html(view: str, tokens: list[str], attn: np.ndarray, layers: list[int],
+                 sentence_b_start: int | None = None, max_tokens: int = MAX_TOKENS,
+                 zoom: float | None = None) -> BertvizPage:
+    """A self-contained, offline bertviz page.  attn # [len(layers), head, q, k] for the chosen layers.
+
+    zoom: CSS zoom for projectors (default: 1.3 for the narrow head view, 1 for the 970-px model view).
+    """
+    if view not in ("head", "model"):
+        raise ValueError(f"view must be 'head' or 'model', not {view!r}")
+    total = len(tokens)
+    n = min(total, max_tokens)
+    a = np.asarray(attn, dtype=np.float64)[:, :, :n, :n]  # [layers, head, n, n]
+    ints = np.rint(a * SCALE).astype(np.int32).tolist()
+    toks = pretty(tokens[:n])
+    b = sentence_b_start if sentence_b_start is not None and 0 < sentence_b_start < n else None
+    vis_id = f"bertviz-{uuid.uuid4().hex}"
+    params = {"attention": [{"name": "All" if b else None, "attn": ints, "left_text": toks, "right_text": toks}],
+              "default_filter": "0", "root_div_id": vis_id, "include_layers": list(layers),
+              "scale": SCALE, "sentence_b_start": b, "filters": view == "head" or b is not None}
+    if view == "head":
+        params.update(layer=layers[-1], heads=None)
+    else:
+        params.update(display_mode="light", include_heads=list(range(a.shape[1])), total_heads=a.shape[1])
+    select = ""
+    if b:
+        opts = "".join(f'<option value="{i}">{f}</option>' for i, f in enumerate(_FILTERS))
+        select = f'Attention: <select id="filter">{opts}</select>'
+    layer_select = 'Layer: <select id="layer"></select>' if view == "head" else ""
+    # "<" escaped: a token such as "</script>" (user text) must not end the script element
+    payload = f"mltParams({json.dumps(params, separators=(',', ':')).replace('<', chr(92) + 'u003c')})"
+    js = _bertviz_js(view).replace("PYTHON_PARAMS", payload, 1)  # once: bertviz's comment names it again
+    zoom = zoom or (1.3 if view == "head" else 1.0)
+    doc = (f'<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+           f'<body style="margin:0;zoom:{zoom};font-family:{FONTS}">'
+           f'<div id="{vis_id}" style="font-family:{FONTS}"><span style="user-select:none">{layer_select} {select}'
+           f"</span><div id='vis'></div></div>{_vendor_js()}<script>{_SHIM}</script><script>{js}</script></body></html>")
+    if view == "head":
+        height = int(n * 22.5 + 30 + 50)
+    else:
+        box = 7 * (12 / a.shape[1])
+        thumb = n * box + 10
+        height = int(max(len(layers) * thumb + 38, n * 18 + 70) + 50)
+    return BertvizPage(doc, int(height * zoom), n, total)
+
+
+def attention_frame(cache, layer: int, head: int, i: int = 0, max_tokens: int = HEATMAP_MAX_TOKENS) -> pd.DataFrame:
+    """q, k, q_token, k_token, q_label, k_label, weight for one head of one example (first max_tokens)."""
+    pattern = cache[f"blocks.{layer}.attn.pattern"][i]  # [head, q, k]
+    keep = cache.attention_mask[i].bool()
+    w = pattern[head][keep][:, keep].numpy()  # [n, n] padding removed
+    toks = cache.tokens[i]
+    n = min(len(toks), max_tokens)
+    q, k = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    labels = [f"{j}·{t}" for j, t in enumerate(pretty(toks[:n]))]
+    return pd.DataFrame({"q": q.ravel(), "k": k.ravel(), "q_token": [toks[j] for j in q.ravel()],
+                         "k_token": [toks[j] for j in k.ravel()], "q_label": [labels[j] for j in q.ravel()],
+                         "k_label": [labels[j] for j in k.ravel()], "weight": w[:n, :n].ravel()})
+
+
+def _clamp_key(key: str, options: list, default) -> None:
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+
+
+def render_attention_pattern(runs) -> None:
+    """Layer/head pickers shared by all models; one token x token heatmap per model."""
+    from mlt_core.charts.playground import attention_heatmap
+    from ui.download import figure_downloads
+    from ui.playground_views import show_chart
+
+    n_layers, n_heads = min(r.cache.n_layers for r in runs), min(r.cache.n_heads for r in runs)
+    _clamp_key("pg_layer", list(range(n_layers)), n_layers - 1)
+    _clamp_key("pg_head", list(range(n_heads)), 0)
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", list(range(n_layers)), key="pg_layer", persist_state="session")
+    head = c2.selectbox("Head", list(range(n_heads)), key="pg_head", persist_state="session")
+    cols = st.columns(min(len(runs), 2))
+    for i, r in enumerate(runs):
+        df = attention_frame(r.cache, layer, head)
+        with cols[i % len(cols)]:
+            chart = attention_heatmap(df, title=f"{i + 1}. {r.name}: layer {layer}, head {head}")
+            show_chart(chart, f"pg_attn_chart_{i}", width="content")
+            if len(r.cache.tokens[0]) > HEATMAP_MAX_TOKENS:
+                st.caption(f"first {HEATMAP_MAX_TOKENS} of {len(r.cache.tokens[0])} tokens shown")
+            figure_downloads(chart, df, f"attention-{r.name}-L{layer}H{head}", key=f"pg_dl_attn_{i}")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _bertviz_page(path: str, premise: str, hypothesis: str, view: str, layers: tuple) -> BertvizPage:
+    """The offline bertviz page of one model on one pair (from the cached forward)."""
+    from ui.models import get_forward
+
+    cache = get_forward(path, premise, hypothesis)
+    keep = cache.attention_mask[0].bool()
+    attn = np.stack([cache[f"blocks.{l}.attn.pattern"][0][:, keep][:, :, keep].numpy() for l in layers])
+    seq = [s for s, m in zip(cache.seq_ids[0], keep.tolist()) if m]
+    b = next((j for j, s in enumerate(seq) if s == 1), None)  # first hypothesis token
+    return bertviz_html(view, cache.tokens[0], attn, list(layers), sentence_b_start=b)
+
+
+def render_bertviz(runs) -> None:
+    """bertviz head view or model view of one model, for the chosen layers (default: the last 3)."""
+    names = [r.name for r in runs]
+    _clamp_key("pg_bv_model", names, names[0])
+    _clamp_key("pg_bv_kind", ["head", "model"], "head")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    name = c1.selectbox("Model", names, key="pg_bv_model", persist_state="session")
+    view = c2.radio("View", ["head", "model"], key="pg_bv_kind", horizontal=True, persist_state="session",
+                    format_func=lambda v: f"{v} view")
+    r = runs[names.index(name)]
+    all_layers = list(range(r.cache.n_layers))
+    chosen = [l for l in st.session_state.get("pg_bv_layers") or [] if l in all_layers] or all_layers[-3:]
+    st.session_state["pg_bv_layers"] = chosen
+    layers = c3.multiselect("Layers", all_layers, key="pg_bv_layers",
+                            help="Fewer layers = a smaller, faster page (all 12 of a base model: ~2 MB).")
+    if not layers:
+        st.info("Pick at least one layer.")
+        return
+    page = _bertviz_page(r.path, r.cache.pairs[0][0], r.cache.pairs[0][1], view, tuple(sorted(layers)))
+    if page.shown_tokens < page.total_tokens:
+        st.caption(f"first {page.shown_tokens} of {page.total_tokens} tokens shown (rows no longer sum to 1)")
+    st.iframe(page.html, height=page.height, alt=f"bertviz {view} view of {name}")
+    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    c1.download_button("⬇ HTML", page.html.encode("utf-8"), f"bertviz-{view}-{name}.html", "text/html",
+                       key="pg_dl_bertviz", on_click="ignore", help="a standalone page: opens offline in any browser")
+    c2.caption(f"{len(page.html) / 1024:.0f} KiB page, drawn offline (vendored d3 and jQuery).")

@@ -1,0 +1,126 @@
+"""The Playground: one premise/hypothesis pair, up to four models, every view from ONE forward each.
+
+render() draws the page: inputs (text, examples, the parallel pair in another language), then per
+model the prediction, then the detail views in tabs. Only the open tab is computed, and every
+view reads ui.models.get_forward's cached pass, so changing a layer, head or option never reruns
+a model.
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from mlt_core.charts.theme import model_colors
+from mlt_core.errors import MltError
+from ui import state
+from ui.models import get_checkpoint, get_forward, selected_models
+from ui.playground_examples import render_inputs
+
+log = logging.getLogger("mlt.playground")
+PAGE = "playground"
+TABS = ["Attention entropy", "Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz", "Language neurons"]
+
+
+@dataclass
+class Run:
+    """One model's result for the current pair (the cached ForwardCache is shared: never mutate it)."""
+
+    path: str
+    name: str
+    color: str
+    ckpt: object
+    cache: object
+
+    @property
+    def untrained(self) -> bool:
+        meta = getattr(self.ckpt, "meta", {}) or {}
+        return bool(self.ckpt.untrained_head or meta.get("role") == "base" or meta.get("untrained_head") is True)
+
+
+def url_spec() -> dict:
+    return {
+        "premise": ("pg_premise", state.parse_text()), "hypothesis": ("pg_hypothesis", state.parse_text()),
+        "view": ("pg_view", state.parse_choice(TABS)), "norm": ("pg_norm", state.parse_bool),
+        "layer": ("pg_layer", state.parse_int(0, 1000)), "head": ("pg_head", state.parse_int(0, 1000)),
+        "bv": ("pg_bv_kind", state.parse_choice(["head", "model"])),
+    }
+
+
+def url_values() -> dict:
+    ss = st.session_state
+    return {"premise": ss.get("pg_premise"), "hypothesis": ss.get("pg_hypothesis"), "view": ss.get("pg_view"),
+            "norm": None if ss.get("pg_norm", True) else "0", "layer": ss.get("pg_layer"), "head": ss.get("pg_head"),
+            "bv": ss.get("pg_bv_kind")}
+
+
+def scripts(text: str) -> list[str]:
+    """Writing systems used in `text` (first word of each letter's Unicode name: LATIN, DEVANAGARI, ...)."""
+    found = []
+    for ch in text:
+        if ch.isalpha():
+            s = unicodedata.name(ch, "UNKNOWN").split()[0]
+            if s not in found:
+                found.append(s)
+    return found
+
+
+def run_models(paths: list[str], premise: str, hypothesis: str) -> list[Run]:
+    """The cached forward of each model; a model that fails shows an error naming it, the others go on."""
+    names = [state.model_name(p) for p in paths]
+    colors = model_colors(names)
+    runs = []
+    for path, name in zip(paths, names):
+        try:
+            ckpt = get_checkpoint(path)
+            cache = get_forward(path, premise, hypothesis)
+        except MltError as e:
+            st.error(f"**{name}**: {e}", icon="⚠️")
+            continue
+        except Exception as e:  # noqa: BLE001 - a broken checkpoint must not hide the others
+            log.exception("model %s failed", path)
+            st.error(f"**{name}** could not be run ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
+                     "check that it is a sequence-classification checkpoint.", icon="⚠️")
+            continue
+        runs.append(Run(path, name, colors[name], ckpt, cache))
+    return runs
+
+
+def render_notices(runs: list[Run], premise: str, hypothesis: str) -> None:
+    for r in runs:
+        if r.cache.truncated[0]:
+            st.warning(f"**{r.name}**: this pair is longer than the model's limit of {r.ckpt.max_length} tokens; "
+                       f"it saw a truncated version ({len(r.cache.tokens[0])} tokens). Shorten the text to see all of it.",
+                       icon="✂️")
+    used = scripts(premise + " " + hypothesis)
+    if len(used) > 1:
+        st.caption(f"Mixed scripts ({', '.join(s.title() for s in used)}): fine; the Tokens tab shows how each "
+                   "model splits them.")
+
+
+def render() -> None:
+    """Draw the whole Playground page."""
+    for note in state.restore(PAGE, url_spec()):
+        st.warning(note)
+    st.title("Playground")
+    premise, hypothesis = render_inputs()
+    paths = selected_models()
+    if not paths:
+        st.info("No models selected: build or pick checkpoints on the Home page.")
+        state.publish(PAGE, url_values())
+        return
+    if not premise.strip() or not hypothesis.strip():
+        st.info("Type a premise and a hypothesis (or pick an example) to run the models.")
+        state.publish(PAGE, url_values())
+        return
+    from ui.playground_views import render_predictions, tabs_fragment
+
+    runs = run_models(paths, premise, hypothesis)
+    if runs:
+        render_notices(runs, premise, hypothesis)
+        render_predictions(runs)
+        tabs_fragment(runs, premise, hypothesis)
+    state.publish(PAGE, url_values())
