@@ -34,6 +34,7 @@ def lang_scale(langs: list[str]) -> alt.Scale:
 def style(chart: alt.Chart) -> alt.Chart:
     """Large fonts for talks; autosize "pad" so axes and legends are added around the plot
     (Streamlit otherwise squeezes the whole figure into the spec's width x height)."""
-    chart = chart.properties(autosize=alt.AutoSizeParams(type="pad"))
+    if getattr(chart, "autosize", alt.Undefined) is alt.Undefined:
+        chart = chart.properties(autosize=alt.AutoSizeParams(type="pad"))
     return chart.configure_axis(labelFontSize=FONT_SIZE - 2, titleFontSize=FONT_SIZE).configure_legend(
         labelFontSize=FONT_SIZE - 2, titleFontSize=FONT_SIZE).configure_title(fontSize=FONT_SIZE + 2)
