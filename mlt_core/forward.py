@@ -9,6 +9,7 @@ Hooks live only inside `hooks()` and are removed in a `finally`.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -20,6 +21,9 @@ from .errors import MltError
 
 ALL = frozenset({"attn", "hidden", "mlp"})
 Interventions = Mapping[int, Sequence[int]]  # layer -> neuron indices to zero
+# Hooks sit on a model that the app shares across browser sessions (threads). Each hook acts
+# only for the call that registered it: the owner token lives in a ContextVar, per thread.
+_OWNER: ContextVar = ContextVar("mlt_hook_owner", default=None)
 FORWARD_CALLS = {"n": 0}  # model forwards run in this process (benchmarks and tests read it)
 
 
@@ -60,11 +64,15 @@ class ForwardCache:
 def hooks(model, capture_mlp: dict | None, interventions: Interventions | None = None):
     """Record FFN activations into `capture_mlp` and/or zero chosen neurons; always unhooked."""
     handles = []
+    owner = object()
+    token = _OWNER.set(owner)
     try:
         for l, ffn in enumerate(ffn_layers(model)):
             zero = torch.as_tensor(list((interventions or {}).get(l, [])), dtype=torch.long)
 
             def hook(mod, inp, out, l=l, zero=zero):
+                if _OWNER.get() is not owner:  # another session's forward through the shared model
+                    return None
                 if len(zero):
                     out = out.clone()
                     out[..., zero.to(out.device)] = 0.0
@@ -78,6 +86,7 @@ def hooks(model, capture_mlp: dict | None, interventions: Interventions | None =
     finally:
         for h in handles:
             h.remove()
+        _OWNER.reset(token)
 
 
 def encode(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], max_length: int | None = None):

@@ -236,3 +236,31 @@ def test_cli_bad_input_is_one_line_without_traceback(args, msg, tiny_xlmr):
     assert r.returncode == 2
     assert msg in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("error:")
+
+
+def test_hooks_act_only_for_their_own_call_across_threads(tiny_xlmr):
+    """Two browser sessions share one cached model: one session's intervention must not leak."""
+    import threading
+
+    from mlt_core.forward import hooks
+
+    ck = load_checkpoint(tiny_xlmr)
+    clean = forward(ck, [(P, H)], capture=())
+    entered, release, other = threading.Event(), threading.Event(), {}
+
+    def session_a():  # holds hooks that zero every neuron of layer 0, and waits
+        with hooks(ck.model, {}, {0: list(range(ck.model.config.intermediate_size))}):
+            entered.set()
+            release.wait(30)
+
+    t = threading.Thread(target=session_a)
+    t.start()
+    entered.wait(30)
+    try:
+        other["cache"] = forward(ck, [(P, H)], capture=())  # session B, same model, meanwhile
+    finally:
+        release.set()
+        t.join()
+    assert torch.allclose(other["cache"].probs, clean.probs)
+    zeroed = forward(ck, [(P, H)], capture=(), interventions={0: list(range(ck.model.config.intermediate_size))})
+    assert not torch.allclose(zeroed.probs, clean.probs)  # the intervention itself does act
