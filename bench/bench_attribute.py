@@ -1,0 +1,126 @@
+"""Attribution cost per pair per method on a full-size xlm-roberta-base architecture (random weights).
+
+Baselines measured in the same run: one forward, one forward+backward, and the work integrated
+gradients cannot avoid: 50 forward+backward passes on the word embeddings, batched like IG's
+internal batches. IG (50 steps) is timed at internal_batch_size 10, 25 and 50; the target is at most
+1.5x the matching baseline. Prints a markdown table for BENCHMARKS.md.
+
+    python bench/bench_attribute.py [--tokens 64] [--repeats 2]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py: idle OpenMP threads sleep on a shared machine
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from mlt_core.attribute import EmbedsToLogits, attribute_prepared, prepare, word_embeddings  # noqa: E402
+from mlt_core.checkpoint import load_checkpoint  # noqa: E402
+from mlt_core.errors import MltError  # noqa: E402
+from mlt_core.faithfulness import evaluate_scores  # noqa: E402
+from mlt_core.forward import forward  # noqa: E402
+from mlt_core.labels import LABELS  # noqa: E402
+
+
+def build(path: Path) -> Path:
+    from transformers import AutoModelForSequenceClassification, XLMRobertaConfig
+
+    from tiny import tiny_tokenizer  # small BPE: ids stay far below the vocabulary, cost is the same
+
+    cfg = XLMRobertaConfig(vocab_size=250002, max_position_embeddings=514, type_vocab_size=1, hidden_size=768,
+                           num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, pad_token_id=1,
+                           bos_token_id=0, eos_token_id=2, num_labels=3, id2label=dict(enumerate(LABELS)),
+                           label2id={l: i for i, l in enumerate(LABELS)})
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(copy.deepcopy(cfg), attn_implementation="eager")
+    model.save_pretrained(path, safe_serialization=True)
+    tiny_tokenizer().save_pretrained(path)
+    return path
+
+
+def timed(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def pair_of(tok, n_tokens: int) -> tuple[str, str]:
+    words = "a man is eating an apple in the park while the children play football near the old house".split()
+    p, h = [], "Someone eats."
+    while len(tok(" ".join(p), h)["input_ids"]) < n_tokens:
+        p.append(words[len(p) % len(words)])
+    return " ".join(p[:-1]), h
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=50)
+    args = ap.parse_args()
+    torch.set_grad_enabled(True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = load_checkpoint(build(Path(tmp) / "xlmr-base-random"))
+        premise, hyp = pair_of(ckpt.tokenizer, args.tokens)
+        p = prepare(ckpt, premise, hyp)
+        n_tok = p.input_ids.shape[1]
+        f = EmbedsToLogits(p)
+        x = word_embeddings(p)
+
+        def fwd_bwd(batch: int, chunk: int):
+            for i in range(0, batch, chunk):
+                e = x.expand(min(chunk, batch - i), -1, -1).clone().requires_grad_(True)
+                torch.autograd.grad(f(e)[:, p.logit_index].sum(), e)
+
+        rep = args.repeats
+        rows = [("forward (shared, inference mode, all views)", timed(lambda: forward(ckpt, [(premise, hyp)]), rep), "")]
+        one_fb = timed(lambda: fwd_bwd(1, 1), rep)
+        rows.append(("forward + backward (baseline, x1)", one_fb, "1.00"))
+        for m in ("attention", "scaled_attention", "input_x_gradient"):
+            attribute_prepared(p, m)  # warm-up: first-call imports (Captum) are not the method's cost
+            t = timed(lambda m=m: attribute_prepared(p, m), rep)
+            rows.append((m, t, f"{t / one_fb:.2f}"))
+        ig = {b: (float("inf"), float("inf")) for b in (10, 25, 50)}
+        for _ in range(rep):  # interleaved, best of rep: a shared machine's load hits both sides alike
+            for ibs in ig:
+                base = timed(lambda ibs=ibs: fwd_bwd(args.steps, ibs), 1)
+                t = timed(lambda ibs=ibs: attribute_prepared(p, "integrated_gradients", steps=args.steps,
+                                                             internal_batch_size=ibs), 1)
+                ig[ibs] = (min(t, ig[ibs][0]), min(base, ig[ibs][1]))
+        for ibs, (t, base) in ig.items():
+            rows.append((f"{args.steps} fwd+bwd in batches of {ibs} (IG baseline)", base, f"{base / one_fb:.2f}"))
+            rows.append((f"integrated_gradients {args.steps} steps, internal_batch_size={ibs}", t,
+                         f"{t / one_fb:.2f} (x{t / base:.2f} of its baseline)"))
+        try:
+            attribute_prepared(p, "deeplift")
+        except MltError:
+            rows.append(("deeplift", float("nan"), "refused: no DeepLift rules for GELU/LayerNorm/attention"))
+        scores = {m: attribute_prepared(p, m)["score"].to_numpy() for m in ("attention", "input_x_gradient")}
+        scores["random"] = scores["attention"][::-1].copy()
+        t = timed(lambda: evaluate_scores(p, scores, draws=10), rep)
+        rows.append(("faithfulness of 3 rankings (7 ratios x 2 + 2x10 soft draws each, batched)", t, f"{t / one_fb:.2f}"))
+    best = min(ig, key=lambda k: ig[k][0])
+    print(f"\nxlm-roberta-base architecture, random weights, {n_tok} tokens, {torch.get_num_threads()} threads, "
+          f"best of {rep}\n")
+    print("| what | seconds | x forward+backward |\n|---|---:|---|")
+    for name, t, ratio in rows:
+        print(f"| {name} | {t:.3f} | {ratio} |")
+    t, base = ig[best]
+    print(f"\nIG {args.steps} steps: best internal_batch_size = {best}: {t:.2f} s = x{t / base:.2f} of {args.steps} "
+          f"batched forward+backward passes (target <= 1.5): {'OK' if t / base <= 1.5 else 'OVER'}")
+
+
+if __name__ == "__main__":
+    main()

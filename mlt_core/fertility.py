@@ -1,0 +1,187 @@
+"""Tokenizer fertility per language: how finely a tokenizer cuts each language's text.
+
+fertility              subwords per whitespace-separated word (Rust et al. 2021)
+subwords_per_100_chars subwords per 100 non-whitespace characters: comparable across scripts that
+                       do not separate words with spaces (Chinese, Japanese, Thai)
+unk_rate               share of subwords that are the unknown token
+split_share            share of words cut into more than one subword ("continued words")
+A subword belongs to the word its character span starts in (offsets of the fast tokenizer, text
+tokenised whole, as the model sees it); a lone "▁" piece counts for the word after it. Slow
+tokenizers (no offsets) fall back to tokenising each word on its own. Special tokens never count.
+Texts are the distinct premises and hypotheses of each language (XNLI repeats each premise 3x).
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Iterable, Mapping
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+
+from .errors import MltError
+
+COLUMNS = ["tokenizer", "lang", "texts", "words", "chars", "subwords", "unk", "split_words",
+           "fertility", "subwords_per_100_chars", "unk_rate", "split_share"]
+_WORD = re.compile(r"\S+")
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "sentencepiece.bpe.model", "vocab.txt", "vocab.json",
+                   "spm.model", "tokenizer.model")
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def load_tokenizer(source: str | Path):
+    """A checkpoint folder, a name under models/, or a Hub id (from the local HF cache, else the Hub)."""
+    from transformers import AutoTokenizer
+
+    from .checkpoint import resolve
+
+    path, local = resolve(source)
+    if local:
+        p = Path(path)
+        if not p.is_dir() or not any((p / n).is_file() for n in TOKENIZER_FILES):
+            raise MltError(f"{path} has no tokenizer files ({', '.join(TOKENIZER_FILES[:4])}, ...); give a "
+                           "checkpoint or tokenizer folder, or a Hub id")
+    attempts = [{"local_files_only": True}] if not local else [{}]
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    if not local and not offline:
+        attempts.append({})
+    err = None
+    for kw in attempts:
+        if kw == {} and not local and not _hub_reachable():
+            err = f"the Hugging Face Hub is unreachable (offline?) and {path!r} is not in the local cache"
+            break
+        try:
+            return AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kw)
+        except Exception as e:
+            err = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+    if not local and offline:
+        err = f"the Hub is offline here (HF_HUB_OFFLINE=1) and {path!r} is not in the local cache"
+    raise MltError(f"cannot load the tokenizer {path!r}: {err}; use a local checkpoint folder or go online")
+
+
+def word_pieces(tok, text: str) -> tuple[list[int], int]:
+    """Subwords per whitespace word of `text`, and how many of all its subwords are unknown."""
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    if not spans:
+        return [], 0
+    unk = tok.unk_token_id
+    if not getattr(tok, "is_fast", False):  # no offsets: each word on its own
+        ids = [tok(text[s:e], add_special_tokens=False)["input_ids"] for s, e in spans]
+        return [len(i) for i in ids], sum(int(t == unk) for i in ids for t in i) if unk is not None else 0
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    starts = [s for s, _ in spans]
+    counts = [0] * len(spans)
+    for (s, e) in enc["offset_mapping"]:
+        pos = s
+        while pos < e and text[pos].isspace():
+            pos += 1
+        w = bisect.bisect_right(starts, pos) - 1  # last word starting at or before pos
+        if w < 0 or pos >= spans[w][1]:  # between words (a lone "▁"): the next word
+            w = min(w + 1, len(spans) - 1)
+        counts[w] += 1
+    n_unk = sum(int(t == unk) for t in enc["input_ids"]) if unk is not None else 0
+    return counts, n_unk
+
+
+def text_stats(tok, texts: Iterable[str]) -> dict:
+    """Raw counts over texts: texts, words, chars (non-whitespace), subwords, unk, split_words."""
+    n = dict(texts=0, words=0, chars=0, subwords=0, unk=0, split_words=0)
+    for t in texts:
+        t = str(t)
+        counts, n_unk = word_pieces(tok, t)
+        n["texts"] += 1
+        n["words"] += len(counts)
+        n["chars"] += sum(1 for ch in t if not ch.isspace())
+        n["subwords"] += sum(counts)
+        n["unk"] += n_unk
+        n["split_words"] += sum(1 for c in counts if c > 1)
+    return n
+
+
+def rates(n: Mapping) -> dict:
+    div = lambda a, b: float(a) / b if b else float("nan")  # noqa: E731
+    return {"fertility": div(n["subwords"], n["words"]), "subwords_per_100_chars": 100 * div(n["subwords"], n["chars"]),
+            "unk_rate": div(n["unk"], n["subwords"]), "split_share": div(n["split_words"], n["words"])}
+
+
+def texts_of(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Distinct premises and hypotheses per language: DataFrame[lang, text]."""
+    if pairs.empty:
+        raise MltError("no text to tokenise; the data has no rows for these languages")
+    long = pd.concat([pairs[["lang", "premise"]].rename(columns={"premise": "text"}),
+                      pairs[["lang", "hypothesis"]].rename(columns={"hypothesis": "text"})])
+    return long.drop_duplicates().reset_index(drop=True)
+
+
+def fertility(tokenizers: Mapping[str, object], texts: pd.DataFrame) -> pd.DataFrame:
+    """Fertility table per tokenizer x language: DataFrame[tokenizer, lang, texts, words, ..., split_share]."""
+    rows = []
+    for name, tok in tokenizers.items():
+        for lang, g in texts.groupby("lang", sort=False):
+            n = text_stats(tok, g["text"])
+            rows.append({"tokenizer": name, "lang": lang, **n, **rates(n)})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def tokenizer_name(source: str | Path) -> str:
+    p = Path(str(source))
+    return p.name if p.exists() else str(source)
+
+
+def fertility_for(sources: Iterable[str], data: str = "sample", langs=None, split: str = "test",
+                  limit: int | None = None) -> pd.DataFrame:
+    """Load tokenizers (folders or Hub ids) and data (`mlt_core.data.load_nli`) and tabulate fertility."""
+    from .data import load_nli
+
+    sources = list(dict.fromkeys(str(s) for s in sources))
+    if not sources:
+        raise MltError("no tokenizer given; pass a checkpoint folder, a name under models/, or a Hub id")
+    toks = {tokenizer_name(s): load_tokenizer(s) for s in sources}
+    pairs = load_nli(source=data, langs=langs, split=split, limit=limit)
+    return fertility(toks, texts_of(pairs))
+
+
+def correlate(x: Iterable[float], y: Iterable[float]) -> dict:
+    """Pearson r and Spearman rho with n (pairs with both values); NaN when n < 3 or a side is constant."""
+    from scipy import stats
+
+    x, y = np.asarray(list(x), float), np.asarray(list(y), float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = int(len(x))
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {"n": n, "pearson": float("nan"), "pearson_p": float("nan"), "spearman": float("nan"),
+                "spearman_p": float("nan")}
+    pr, sr = stats.pearsonr(x, y), stats.spearmanr(x, y)
+    return {"n": n, "pearson": float(pr[0]), "pearson_p": float(pr[1]), "spearman": float(sr[0]),
+            "spearman_p": float(sr[1])}
+
+
+def fertility_faithfulness(fert: pd.DataFrame, faith: pd.DataFrame, measure: str = "fertility",
+                           metrics=("NS", "NC", "soft_NS", "soft_NC")) -> pd.DataFrame:
+    """Correlation across (model, language) points between a fertility measure and each faithfulness metric.
+
+    fert: DataFrame[tokenizer, lang, <measure>] (tokenizer = the model's name); faith: DataFrame[model,
+    lang, method, <metrics>]. Returns DataFrame[method, metric, n, pearson, pearson_p, spearman, spearman_p].
+    """
+    merged = faith.merge(fert[["tokenizer", "lang", measure]].rename(columns={"tokenizer": "model"}),
+                         on=["model", "lang"], how="inner")
+    rows = []
+    for method, g in merged.groupby("method", sort=False):
+        for m in metrics:
+            rows.append({"method": method, "metric": m, **correlate(g[measure], g[m])})
+    return pd.DataFrame(rows, columns=["method", "metric", "n", "pearson", "pearson_p", "spearman", "spearman_p"])

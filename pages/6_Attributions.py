@@ -1,0 +1,110 @@
+"""Attributions: which tokens drove each model's prediction, five ways, and how faithful each way is."""
+import streamlit as st
+
+from mlt_core.attribute import METHODS
+from mlt_core.charts.attributions import METRICS, chips_html, faithfulness_bars, faithfulness_lines, legend_html
+from mlt_core.labels import LABELS
+from ui import attributions as A
+from ui import state
+from ui.download import figure_downloads
+from ui.guard import user_errors
+from ui.links import ensure_app_router
+from ui.models import selected_models
+
+ensure_app_router()
+st.title("Attributions")
+st.caption("Token scores for the predicted (or a chosen) label: last-layer attention, attention x gradient, "
+           "input x gradient, integrated gradients and DeepLift (Captum, on the word embeddings; a score is the "
+           "sum over the embedding dimension, signed). Below: are they faithful? Erase the top tokens and watch "
+           "the prediction (NS/NC and Soft-NS/NC, Zhao & Aletras 2024), with a random ranking as the floor. "
+           "Same as `python -m mlt_core attribute --faithfulness`.")
+for note in state.restore("attr", {"premise": ("attr_premise", state.parse_text()),
+                                   "hypothesis": ("attr_hypothesis", state.parse_text()),
+                                   "steps": ("attr_steps", state.parse_int(1, 300))}):
+    st.warning(note)
+
+paths = selected_models()
+if not paths:
+    st.info("No checkpoints in models/ yet: build the demo ones on the Home page.")
+    st.stop()
+premise0, hypothesis0 = A.default_pair()
+st.session_state.setdefault("attr_premise", premise0)
+st.session_state.setdefault("attr_hypothesis", hypothesis0)
+c1, c2 = st.columns(2)
+premise = c1.text_area("Premise", key="attr_premise", height=80)
+hypothesis = c2.text_area("Hypothesis", key="attr_hypothesis", height=80)
+c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+methods = c1.multiselect("Methods", list(METHODS), default=list(METHODS), key="attr_methods",
+                         help="\n".join(f"- **{m}**: {h}" for m, h in METHODS.items()))
+target = c2.selectbox("Explain", ["predicted", *LABELS], key="attr_target")
+steps = c3.number_input("IG steps", 1, 300, 20, key="attr_steps", help="Integrated-gradients steps (batched)")
+absolute = c4.toggle("|score|", key="attr_abs", help="Shade by magnitude only")
+if not methods:
+    st.info("Pick at least one method.")
+    st.stop()
+
+with user_errors():
+    results = {p: A.pair_result(p, premise, hypothesis, tuple(methods), None if target == "predicted" else target,
+                                int(steps)) for p in paths}
+
+st.html(legend_html())
+for col, (path, res) in zip(st.columns(len(paths)), results.items()):
+    col.subheader(A.model_name(path))
+    probs = "  ".join(f"{k} {v:.2f}" for k, v in res["probs"].items())
+    col.caption(f"predicts **{res['predicted']}** ({probs}); explaining **{res['target']}**")
+    if res["untrained"]:
+        col.warning("Untrained classification head: its predictions, and so these scores, are noise.", icon="⚠️")
+    for w in res["warnings"]:
+        col.warning(w, icon="⚠️")
+    for m in methods:
+        if m in res["errors"]:
+            col.caption(f"**{m}**: n/a. {res['errors'][m]}")
+            continue
+        rows = res["scores"][res["scores"]["method"] == m]
+        col.html(chips_html(rows, absolute=absolute, label=m))
+
+st.header("Faithfulness of this pair")
+metric = st.radio("Curve", list(METRICS)[:2], horizontal=True, key="attr_curve",
+                  format_func=lambda m: METRICS[m].replace(" (AOPC)", " per rationale size"))
+for col, (path, res) in zip(st.columns(len(paths)), results.items()):
+    name = A.model_name(path)
+    col.markdown(f"**{name}**: p({res['target']}) = {res['probs'][res['target']]:.3f}, "
+                 f"S0 = {res['summary']['S0'].dropna().iloc[0]:.3f}" if res["summary"]["S0"].notna().any() else name)
+    table = A.summary_table(res["summary"])
+    col.dataframe(table, hide_index=True, key=f"attr_faith_{name}",
+                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:5]})
+    if len(res["per_ratio"]):
+        chart = faithfulness_lines(res["per_ratio"], metric)
+        col.altair_chart(chart, width="stretch", key=f"attr_curve_{name}")
+        with col:
+            figure_downloads(chart, res["per_ratio"], f"faithfulness-{name}", key=f"attr_dl_{name}")
+
+st.header("At dataset scale")
+st.caption("Mean NS/NC/Soft-NS/Soft-NC per method, model and language on the bundled sample (test split); "
+           "NS/NC are AOPC over rationale sizes 1-100%. Integrated gradients is slow on a CPU: keep N small. "
+           "Results are cached on disk per checkpoint, data and settings.")
+c1, c2, c3 = st.columns([2, 1, 1])
+ds_langs = c1.multiselect("Languages", list(A.SAMPLE_LANGS), default=list(A.SAMPLE_LANGS), key="attr_ds_langs")
+ds_n = c2.number_input("Examples per language", 1, 300, 20, key="attr_ds_n")
+ds_steps = c3.number_input("IG steps", 1, 300, 20, key="attr_ds_steps")
+settings = A.dataset_settings(ds_langs, ds_n, methods, ds_steps)
+per_example = None
+with user_errors():
+    if not ds_langs:
+        st.info("Pick at least one language.")
+    elif st.button("Run", type="primary", key="attr_ds_run"):
+        per_example = A.run_dataset(paths, settings)
+    else:
+        per_example = A.cached_dataset(paths, settings)
+        if per_example is None:
+            st.info("Not computed yet for these models and settings: press **Run**.")
+if per_example is not None:
+    table = A.dataset_table(per_example)
+    ds_metric = st.radio("Metric", list(METRICS), horizontal=True, key="attr_ds_metric", format_func=METRICS.get)
+    chart = faithfulness_bars(table, ds_metric)
+    st.altair_chart(chart, key="attr_ds_chart")
+    st.dataframe(table, hide_index=True, key="attr_ds_table",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in METRICS})
+    figure_downloads(chart, per_example, "faithfulness-dataset", key="attr_ds_dl")
+
+state.publish("attr", {"premise": premise, "hypothesis": hypothesis, "steps": int(steps)})

@@ -1,0 +1,80 @@
+"""Tokenizers: how finely each tokenizer cuts each language, and whether that tracks attribution faithfulness."""
+import streamlit as st
+
+from mlt_core.charts.attributions import METRICS, correlation_scatter, fertility_bars
+from mlt_core.fertility import fertility_faithfulness
+from ui import attributions as A
+from ui import state
+from ui.download import figure_downloads
+from ui.guard import user_errors
+from ui.links import ensure_app_router
+from ui.models import selected_models
+
+ensure_app_router()
+st.title("Tokenizers")
+st.caption("Fertility = subwords per whitespace word; subwords per 100 characters compares scripts that do not "
+           "separate words; unknown-token rate; share of words split into more than one subword. On the "
+           "distinct premises and hypotheses of the bundled sample. Same as `python -m mlt_core fertility`.")
+for note in state.restore("tok", {}):
+    st.warning(note)
+
+paths = selected_models()
+c1, c2, c3 = st.columns([2, 2, 1])
+langs = c1.multiselect("Languages", list(A.SAMPLE_LANGS), default=list(A.SAMPLE_LANGS), key="tok_langs")
+extra = c2.text_input("More tokenizers (Hub ids or names in models/, comma-separated)", key="tok_extra",
+                      help="e.g. xlm-roberta-base, bert-base-multilingual-cased (needs the internet or the HF cache)")
+measure = c3.selectbox("Measure", ["fertility", "subwords_per_100_chars", "unk_rate", "split_share"], key="tok_measure")
+if not langs:
+    st.info("Pick at least one language.")
+    st.stop()
+
+sources = [(A.model_name(p), p, True) for p in paths]
+for item in [x for x in extra.split(",") if x.strip()]:
+    with user_errors(stop=False):  # a bad or unreachable (offline) tokenizer is reported; the rest still show
+        name, src, is_model = A.tokenizer_source(item)
+        if not is_model:
+            A.hub_tokenizer(src)
+        if name not in [n for n, _, _ in sources]:
+            sources.append((name, src, is_model))
+if not sources:
+    st.info("No checkpoints in models/ yet: build the demo ones on the Home page, or name a Hub tokenizer above.")
+    st.stop()
+with user_errors():
+    fert = A.fertility_table(tuple(sources), tuple(langs), 0)
+
+chart = fertility_bars(fert, measure)
+st.altair_chart(chart, width="stretch", key="tok_chart")
+st.dataframe(fert, hide_index=True, key="tok_table",
+             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                            for c in ("fertility", "subwords_per_100_chars", "unk_rate", "split_share")})
+figure_downloads(chart, fert, "fertility", key="tok_dl")
+
+st.header("Fertility vs faithfulness")
+st.caption("Across (model, language) points: does a language that its model's tokenizer cuts finer get less "
+           "faithful attributions? Pearson and Spearman correlation per method and metric, with n points. "
+           "Few points make these fragile: read n before the sign (and models sharing a tokenizer share x).")
+per_example, run = A.latest_dataset()
+if per_example is None:
+    st.info("No dataset-scale faithfulness results yet: press **Run** under *At dataset scale* on the "
+            "Attributions page, then come back.")
+    st.stop()
+settings = run["settings"]
+faith = A.dataset_table(per_example)
+with user_errors():  # each model's own tokenizer, on the whole sample of the run's languages
+    own = A.fertility_table(tuple((A.model_name(p), p, True) for p in run["paths"]), tuple(settings["langs"]), 0)
+st.caption(f"From the latest run: {', '.join(sorted(faith['model'].unique()))} on {', '.join(settings['langs'])}, "
+           f"{settings['n']} examples per language, IG steps {settings['steps']}.")
+corr = fertility_faithfulness(own, faith, measure)
+st.dataframe(corr, hide_index=True, key="tok_corr",
+             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                            for c in ("pearson", "pearson_p", "spearman", "spearman_p")})
+c1, c2 = st.columns(2)
+method = c1.selectbox("Method", list(dict.fromkeys(faith["method"])), key="tok_corr_method")
+metric = c2.selectbox("Metric", list(METRICS), key="tok_corr_metric", format_func=METRICS.get)
+points = faith[faith["method"] == method].merge(
+    own[["tokenizer", "lang", measure]].rename(columns={"tokenizer": "model"}), on=["model", "lang"])
+scatter = correlation_scatter(points, measure, metric)
+st.altair_chart(scatter, width="stretch", key="tok_scatter")
+figure_downloads(scatter, points, "fertility-vs-faithfulness", key="tok_scatter_dl")
+
+state.publish("tok", {})

@@ -1,0 +1,133 @@
+"""AppTest of the Attributions and Tokenizers pages on tiny checkpoints: what the pages show equals
+the core functions' numbers, computed here separately; bad input becomes a message."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import mlt_core.checkpoint as ckpt_mod
+from mlt_core.checkpoint import load_checkpoint
+from mlt_core.data import load_nli
+from mlt_core.faithfulness import faithfulness, faithfulness_dataset, summarise
+from mlt_core.fertility import fertility, texts_of
+
+ROOT = Path(__file__).resolve().parent.parent
+ATTR, TOK = str(ROOT / "pages" / "6_Attributions.py"), str(ROOT / "pages" / "7_Tokenizers.py")
+P, H = "A woman is reading a book in the garden.", "Someone reads."
+
+
+@pytest.fixture(scope="module")
+def lively(tmp_path_factory):
+    from test_attribute import make_lively_checkpoint
+
+    root = tmp_path_factory.mktemp("lively-models")
+    return [make_lively_checkpoint(root / n, seed=s) for s, n in enumerate(("demo-en", "demo-hi"))]
+
+
+@pytest.fixture
+def models(lively, tmp_path, monkeypatch):
+    d = tmp_path / "models"
+    for src in lively:
+        shutil.copytree(src, d / src.name)
+    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", d)
+    monkeypatch.setenv("MLT_MODELS_DIR", str(d))
+    monkeypatch.setenv("MLT_CACHE_DIR", str(tmp_path / "cache"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield [str(d / "demo-en"), str(d / "demo-hi")]
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def page(path, paths, **state):
+    at = AppTest.from_file(path, default_timeout=300)
+    at.session_state["selected_models"] = paths
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at.run()
+
+
+def frames(at, column):
+    """The page's tables that have `column`, in page order (AppTest does not expose dataframe keys)."""
+    return [d.value for d in at.dataframe if column in d.value.columns]
+
+
+def test_attributions_page_pair(models):
+    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=4)
+    assert not at.exception
+    shown = frames(at, "note")[0].set_index("method")  # the first model: demo-en
+    core = faithfulness(load_checkpoint(models[0]), P, H, steps=4)["summary"].set_index("method")
+    assert list(shown.index) == list(core.index)
+    assert shown["NS (AOPC)"].notna().sum() >= 4  # real numbers, not only undefined ones
+    for ours, theirs in (("NS (AOPC)", "NS"), ("NC (AOPC)", "NC"), ("Soft-NS", "soft_NS"), ("Soft-NC", "soft_NC")):
+        np.testing.assert_allclose(shown[ours].to_numpy(float), core[theirs].to_numpy(float), atol=1e-9)
+    assert "deeplift does not apply" in shown.loc["deeplift", "note"]
+    chips = [h.proto.body for h in at.get("html") if "integrated_gradients" in h.proto.body]
+    assert len(chips) == 2 and all("reading" in c for c in chips)  # one chip row per model
+    assert any("deeplift" in c.value and "n/a" in c.value for c in at.caption)
+
+
+def test_attributions_page_bad_input(models):
+    at = page(ATTR, models, attr_premise="   ", attr_hypothesis=H, attr_steps=2)
+    assert not at.exception
+    assert any("premise is empty" in e.value for e in at.error)
+
+
+def test_dataset_run_then_tokenizers_page(models):
+    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2,
+              attr_methods=["attention", "input_x_gradient"], attr_ds_langs=["en", "hi"], attr_ds_n=2, attr_ds_steps=2)
+    assert not at.exception
+    assert any("press **Run**" in i.value for i in at.info)
+    at.button(key="attr_ds_run").click().run()
+    assert not at.exception
+    shown = frames(at, "n")[0]
+    pairs = load_nli("sample", ["en", "hi"], "test", 2)
+    want = []
+    for path in models:
+        per = faithfulness_dataset(load_checkpoint(path), pairs, ["attention", "input_x_gradient"], steps=2)
+        want.append(per.assign(model=Path(path).name))
+    want = summarise(pd.concat(want, ignore_index=True), by=("model", "lang", "method"))
+    key = ["model", "lang", "method"]
+    merged = shown.merge(want, on=key, suffixes=("", "_core"))
+    assert len(merged) == len(want) == 2 * 2 * 3  # models x languages x (2 methods + random)
+    assert merged["n"].sum() >= 6 and merged["NS"].notna().sum() >= 6  # mostly defined, so the check bites
+    for c in ("n", "NS", "NC", "soft_NS", "soft_NC"):
+        np.testing.assert_allclose(merged[c].to_numpy(float), merged[f"{c}_core"].to_numpy(float), atol=1e-9)
+
+    # a fresh session finds the cached run without pressing Run
+    again = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2,
+                 attr_methods=["attention", "input_x_gradient"], attr_ds_langs=["en", "hi"], attr_ds_n=2,
+                 attr_ds_steps=2)
+    pd.testing.assert_frame_equal(frames(again, "n")[0], shown)
+
+    tok = page(TOK, models, tok_langs=["en", "hi"])
+    assert not tok.exception
+    fert = frames(tok, "fertility")[0]
+    from tiny import tiny_tokenizer
+
+    core = fertility({"demo-en": tiny_tokenizer()}, texts_of(load_nli("sample", ["en", "hi"], "test")))  # same BPE
+    row = fert[fert.tokenizer == "demo-en"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(row, core, check_dtype=False)
+    corr = frames(tok, "pearson")[0]
+    assert set(corr["method"]) == {"attention", "input_x_gradient", "random"}
+    assert (corr["n"] <= 4).all()  # 2 models x 2 languages, less where a metric is undefined
+    fert_of = dict(zip(core["lang"], core["fertility"]))  # both models share the tiny tokenizer
+    pts = want[want.method == "attention"].dropna(subset=["NC"])
+    r = corr[(corr.method == "attention") & (corr.metric == "NC")].iloc[0]
+    assert r["n"] == len(pts) >= 3
+    assert r["pearson"] == pytest.approx(np.corrcoef(pts["lang"].map(fert_of), pts["NC"])[0, 1])
+
+
+def test_tokenizers_page_refuses_paths_and_reports_offline(models):
+    at = page(TOK, models, tok_langs=["en"], tok_extra="/etc, no-such-org-mlt/no-such-tok")
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "local paths are not accepted" in errors and "offline" in errors
+    assert sorted(frames(at, "fertility")[0]["tokenizer"]) == ["demo-en", "demo-hi"]  # the rest still shown
+    assert any("No dataset-scale faithfulness" in i.value for i in at.info)

@@ -1,0 +1,120 @@
+"""Fertility on hand-counted sentences, the offset-based word mapping against per-word tokenisation,
+correlations against numpy/pandas, the offline Hub error and the CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlt_core.cli import main
+from mlt_core.errors import MltError
+from mlt_core.fertility import (correlate, fertility, fertility_faithfulness, load_tokenizer, texts_of,
+                                word_pieces)
+
+
+@pytest.fixture(scope="module")
+def wordpiece():
+    """A WordPiece tokenizer with a vocabulary small enough to count by hand."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "the", "cat", "##s", "sat", "on", "mat", "dog", "##gy",
+             "नम", "##स्ते", "दुनिया"]
+    tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
+                                   pad_token="[PAD]")
+
+
+def test_hand_counted(wordpiece):
+    # "the cats sat on the mat" -> the | cat ##s | sat | on | the | mat        6 words, 7 subwords, 1 split
+    #   non-space characters: 3+4+3+2+3+3 = 18
+    # "the doggy zebra"         -> the | dog ##gy | [UNK]                      3 words, 4 subwords, 1 split, 1 unk
+    #   characters: 3+5+5 = 13
+    # "नमस्ते दुनिया"            -> नम ##स्ते | दुनिया                          2 words, 3 subwords, 1 split
+    #   characters (code points): न म स ् त े = 6, द ु न ि य ा = 6 -> 12
+    assert wordpiece.tokenize("the cats sat on the mat") == ["the", "cat", "##s", "sat", "on", "the", "mat"]
+    assert wordpiece.tokenize("the doggy zebra") == ["the", "dog", "##gy", "[UNK]"]
+    assert wordpiece.tokenize("नमस्ते दुनिया") == ["नम", "##स्ते", "दुनिया"]
+    assert word_pieces(wordpiece, "the cats sat on the mat") == ([1, 2, 1, 1, 1, 1], 0)
+    assert word_pieces(wordpiece, "the doggy zebra") == ([1, 2, 1], 1)
+    texts = pd.DataFrame({"lang": ["en", "en", "hi"],
+                          "text": ["the cats sat on the mat", "the doggy zebra", "नमस्ते दुनिया"]})
+    df = fertility({"wp": wordpiece}, texts).set_index("lang")
+    en, hi = df.loc["en"], df.loc["hi"]
+    assert (en.texts, en.words, en.subwords, en.chars, en.unk, en.split_words) == (2, 9, 11, 31, 1, 2)
+    assert en.fertility == pytest.approx(11 / 9)
+    assert en.subwords_per_100_chars == pytest.approx(1100 / 31)
+    assert en.unk_rate == pytest.approx(1 / 11) and en.split_share == pytest.approx(2 / 9)
+    assert (hi.words, hi.subwords, hi.chars, hi.split_words) == (2, 3, 12, 1)
+    assert hi.fertility == pytest.approx(1.5) and hi.subwords_per_100_chars == pytest.approx(25.0)
+
+
+def test_offsets_agree_with_per_word_tokenisation():
+    """For a Metaspace tokenizer a word cut alone is cut as in the sentence: both counts must agree."""
+    from mlt_core.templates import corpus_sentences
+    from tiny import tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    for lang in ("en", "hi", "fr", "es"):
+        for text in corpus_sentences(lang, 25, seed=3):
+            counts, _ = word_pieces(tok, text)
+            alone = [len(tok(w, add_special_tokens=False)["input_ids"]) for w in text.split()]
+            assert counts == alone, (lang, text)
+            assert sum(counts) == len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def test_texts_are_distinct_premises_and_hypotheses():
+    pairs = pd.DataFrame({"lang": ["en"] * 3, "premise": ["p one", "p one", "p one"],
+                          "hypothesis": ["h a", "h b", "h a"]})
+    assert sorted(texts_of(pairs)["text"]) == ["h a", "h b", "p one"]
+    with pytest.raises(MltError, match="no text"):
+        texts_of(pairs.iloc[:0])
+
+
+def test_correlate_against_numpy_and_ranks():
+    x = [1.1, 1.4, 1.9, 2.5, 3.0]
+    y = [0.9, 0.7, 0.75, 0.4, 0.2]
+    r = correlate(x, y)
+    assert r["n"] == 5
+    assert r["pearson"] == pytest.approx(np.corrcoef(x, y)[0, 1])
+    rx, ry = pd.Series(x).rank(), pd.Series(y).rank()
+    assert r["spearman"] == pytest.approx(np.corrcoef(rx, ry)[0, 1])
+    assert np.isnan(correlate([1, 2], [3, 4])["pearson"])  # too few points: no number
+    assert correlate([1, 2, np.nan, 4], [1, 3, 2, np.nan])["n"] == 2
+
+
+def test_fertility_faithfulness_merges_model_tokenizers():
+    fert = pd.DataFrame({"tokenizer": ["m1", "m1", "m2", "m2"], "lang": ["en", "hi"] * 2,
+                         "fertility": [1.1, 2.0, 1.3, 2.6]})
+    faith = pd.DataFrame({"model": ["m1", "m1", "m2", "m2"], "lang": ["en", "hi"] * 2, "method": ["ig"] * 4,
+                          "NS": [0.5, 0.3, 0.6, 0.1], "NC": [0.4, 0.4, 0.5, 0.2],
+                          "soft_NS": [0.5, 0.3, 0.6, 0.1], "soft_NC": [0.4, 0.4, 0.5, 0.2]})
+    out = fertility_faithfulness(fert, faith).set_index("metric")
+    assert (out["n"] == 4).all()
+    assert out.loc["NS", "pearson"] == pytest.approx(np.corrcoef([1.1, 2.0, 1.3, 2.6], [0.5, 0.3, 0.6, 0.1])[0, 1])
+
+
+def test_hub_tokenizer_offline_is_a_clear_error():
+    with pytest.raises(MltError, match="offline"):
+        load_tokenizer("no-such-org-mlt/no-such-tokenizer")
+
+
+def test_cli_fertility_json(tiny_xlmr, capsys):
+    from mlt_core.data import load_nli
+    from tiny import tiny_tokenizer
+
+    rc = main(["fertility", "--tokenizer", str(tiny_xlmr), "--data", "sample", "--langs", "en", "hi", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert rc == 0 and [r["lang"] for r in rows] == ["en", "hi"]
+    pairs = load_nli("sample", ["en", "hi"], "test")
+    tok = tiny_tokenizer()
+    for r in rows:  # recount independently: every distinct text, whole-text token counts
+        texts = set(pairs.loc[pairs.lang == r["lang"], "premise"]) | set(pairs.loc[pairs.lang == r["lang"], "hypothesis"])
+        assert r["texts"] == len(texts)
+        assert r["subwords"] == sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
+        assert r["words"] == sum(len(t.split()) for t in texts)
+    rc = main(["fertility", "--tokenizer", "no-such-org-mlt/no-such-tokenizer", "--langs", "en"])
+    assert rc == 2 and "offline" in capsys.readouterr().err
