@@ -1,0 +1,61 @@
+"""Errors: misclassified examples, filterable and sortable; each with its parallel versions and every model's prediction."""
+import streamlit as st
+
+from mlt_core.labels import LABELS
+from ui import evaluation as E
+from ui.guard import user_errors
+from ui.links import ensure_app_router, open_in_playground
+from ui.models import selected_models
+
+ensure_app_router()
+st.title("Errors")
+st.caption("What the models get wrong, most confidently wrong first. Pick a row to see the same pair in the other "
+           "languages with every model's prediction, and open it in the Playground to look inside.")
+
+params = st.session_state.get(E.EVAL_KEY)
+if not params:
+    st.info("No evaluation in this session yet: run one on the Evaluation page, or evaluate the selected models "
+            "on the bundled sample now.")
+    if st.button("Evaluate the selected models on the bundled sample", key="err_quick", type="primary"):
+        st.session_state[E.EVAL_KEY] = {"models": selected_models(), "data": "sample", "langs": [], "limit": None}
+        st.rerun()
+    st.stop()
+
+with user_errors():
+    ev, _ = E.run(params)
+errors = E.errors_frame(ev)
+st.caption(f"{len(errors)} errors in {len(ev.predictions)} predictions ({', '.join(ev.models)} on "
+           f"{E.data_label(params['data'])})")
+
+c = st.columns([2, 2, 2, 2, 2, 3])
+models = c[0].multiselect("Model", list(ev.models), key="err_models")
+langs = c[1].multiselect("Language", ev.langs, key="err_langs")
+gold = c[2].multiselect("Gold", list(LABELS), key="err_gold")
+pred = c[3].multiselect("Predicted", list(LABELS), key="err_pred")
+min_conf = c[4].slider("Min confidence", 0.0, 1.0, 0.0, 0.05, key="err_conf")
+text = c[5].text_input("Search text or id", key="err_text")
+view = E.filter_errors(errors, models, langs, gold, pred, min_conf, text)
+if view.empty:
+    st.info("No errors match these filters." if len(errors) else "No errors at all: every prediction is right.")
+    st.stop()
+
+event = st.dataframe(view, key="err_table", on_select="rerun", selection_mode="single-row", hide_index=True,
+                     height=360, column_config={"confidence": st.column_config.ProgressColumn(
+                         "confidence", format="%.2f", min_value=0.0, max_value=1.0)})
+rows = event.selection.rows if event is not None else []
+if rows:
+    i = rows[0]
+else:
+    shown = min(len(view), 500)
+    i = st.selectbox("Error to inspect (or select a row above)", range(shown), key="err_pick",
+                     format_func=lambda k: f"{view.at[k, 'model']} · {view.at[k, 'lang']} · {view.at[k, 'id']}: "
+                                           f"{view.at[k, 'gold']} → {view.at[k, 'predicted']}")
+r = view.iloc[i]
+
+st.subheader(f"{r['id']} ({r['lang']}): {r['model']} said {r['predicted']} ({r['confidence']:.0%}), gold {r['gold']}")
+st.markdown(f"**Premise:** {r['premise']}  \n**Hypothesis:** {r['hypothesis']}")
+st.markdown("**The same pair in every evaluated language** (✓ right, ✗ wrong; confidence in brackets)")
+st.dataframe(E.parallel_frame(ev, r["id"]), hide_index=True, key="err_parallel")
+if st.button("Open this pair in the Playground", key="err_playground", type="primary"):
+    with user_errors():
+        open_in_playground(params["models"], r["premise"], r["hypothesis"])

@@ -1,0 +1,308 @@
+"""Evaluation and Errors pages: data choice, a cached evaluation run with progress, figures with
+downloads, the HTML report, dataset-level internals and the error browser.
+
+Session state holds selections only: `EVAL_KEY` is the last Run's {models, data, langs, limit};
+both pages re-run `mlt_core.evaluate.evaluate` on it, which reads every shard from the disk
+cache (instant, no model loaded). Uploaded files are parsed in memory and kept in the store
+under their content hash, so the Errors page can read them back.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mlt_core import store
+from mlt_core.data import XNLI_LANGS  # noqa: F401  (the page offers these for the Hub dataset)
+from mlt_core.errors import MltError
+from ui.download import figure_downloads
+from ui.models import get_checkpoint
+
+EVAL_KEY = "eval_params"  # last run: {"models": [paths], "data": str, "langs": [..], "limit": int|None}
+INTERNALS_KEY = "eval_internals"  # {"limit": n} once the user asked for internals
+DATA_DIR = store.REPO_ROOT / "data"
+DATA_EXT = (".jsonl", ".json", ".csv", ".tsv", ".txt")
+UPLOAD_PREFIX = "upload:"
+
+
+def data_files() -> list[str]:
+    """NLI files under data/ (relative paths; symlinks that leave data/ are skipped)."""
+    if not DATA_DIR.is_dir():
+        return []
+    root = DATA_DIR.resolve()
+    out = []
+    for p in sorted(DATA_DIR.rglob("*")):
+        if p.is_file() and p.suffix.lower() in DATA_EXT and p.resolve().is_relative_to(root):
+            out.append(str(p.relative_to(DATA_DIR)))
+    return out[:500]
+
+
+def safe_data_path(rel: str) -> str:
+    """The absolute path of a file under data/; refuses anything that escapes the folder."""
+    p = (DATA_DIR / rel).resolve()
+    if not p.is_relative_to(DATA_DIR.resolve()) or not p.is_file():
+        raise MltError(f"{rel} is not a file under data/; pick one from the list")
+    return str(p)
+
+
+def read_upload(raw: bytes, name: str) -> pd.DataFrame:
+    """Parse an uploaded NLI file in memory (JSONL/JSON, CSV, or TSV in the XNLI layout); never unpickled.
+
+    Same columns, aliases and row-naming errors as `mlt_core.data.load_nli` (its helpers are reused).
+    """
+    import csv
+    import io
+
+    from mlt_core import data as D
+
+    suffix = Path(name).suffix.lower()
+    buf = io.BytesIO(raw)
+    try:
+        if suffix in (".tsv", ".txt"):
+            df = pd.read_csv(buf, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
+        elif suffix == ".csv":
+            df = pd.read_csv(buf, dtype=str, keep_default_na=False)
+        elif suffix in (".jsonl", ".json"):
+            df = pd.read_json(buf, lines=not raw.lstrip()[:1] == b"[", dtype=False)
+        else:
+            raise MltError(f"{name}: unknown file type {suffix or '(none)'}; upload .jsonl, .csv or .tsv")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise MltError(f"{name}: cannot read it as {suffix.lstrip('.')}: {str(e).splitlines()[0][:200]}") from None
+    df = df.rename(columns=D._renames([str(c) for c in df.columns]))
+    missing = [c for c in ("premise", "hypothesis", "label") if c not in df.columns]
+    if missing:
+        raise MltError(f"{name}: missing column(s) {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
+    if "lang" not in df.columns:
+        df["lang"] = D._lang_from_name(Path(name), None)
+    df["lang"] = df["lang"].astype(str).str.strip()
+    if "id" not in df.columns:
+        df["id"] = [f"row-{i:06d}" for i in df.groupby("lang", sort=False).cumcount()]
+    n = pd.Series(range(len(df)), index=df.index)
+    first_line = 1 if suffix in (".jsonl", ".json") else 2
+    where = f"{name}: row " + (n + 1).astype(str) + " (line " + (n + first_line).astype(str) + ")"
+    df = df.assign(_order=n, _where=where).sort_values(["lang", "_order"], kind="stable")
+    return D._validated(df)
+
+
+def parse_upload(name: str, raw: bytes) -> str:
+    """Parse an upload (in memory), keep it in the store under its content hash, return its data id."""
+    key = store.fingerprint("upload", name, hashlib.sha256(raw).hexdigest())
+    if store.read_frame("uploads", key) is None:
+        store.write_frame("uploads", key, read_upload(raw, name))
+    return f"{UPLOAD_PREFIX}{key}:{Path(name).name}"
+
+
+def load_data(source: str, langs: tuple | None, limit: int | None, split: str = "test") -> pd.DataFrame:
+    """NLI examples for a data id: "sample", "xnli", "data/<file>", or an uploaded file's id (cached)."""
+    stamp = Path(safe_data_path(source[len("data/"):])).stat().st_mtime_ns if source.startswith("data/") else 0
+    return _load_data(source, tuple(langs) if langs else None, limit, split, stamp)
+
+
+@st.cache_data(show_spinner="Loading data…", max_entries=16)
+def _load_data(source: str, langs: tuple | None, limit: int | None, split: str, stamp: int) -> pd.DataFrame:
+    """`stamp`: the file's mtime, so an edited file under data/ is read again."""
+    if source.startswith(UPLOAD_PREFIX):
+        df = store.read_frame("uploads", source[len(UPLOAD_PREFIX):].split(":")[0])
+        if df is None:
+            raise MltError("the uploaded file is no longer in the cache; upload it again")
+        if langs:
+            df = df[df["lang"].isin(langs)]
+        return df.groupby("lang", sort=False).head(limit) if limit else df
+    from mlt_core.data import load_nli
+
+    path = safe_data_path(source[len("data/"):]) if source.startswith("data/") else source
+    return load_nli(source=path, langs=list(langs) if langs else None, split=split, limit=limit)
+
+
+def data_label(source: str) -> str:
+    return source.rsplit(":", 1)[-1] + " (uploaded)" if source.startswith(UPLOAD_PREFIX) else source
+
+
+def data_picker(key: str = "ev") -> str:
+    """Widgets choosing the data: bundled sample, a file under data/, or an upload; returns the data id."""
+    files = data_files()
+    kinds = ["Bundled sample"] + (["File under data/"] if files else []) + ["Upload a file", "XNLI (Hub)"]
+    kind = st.radio("Data", kinds, horizontal=True, key=f"{key}_data_kind")
+    if kind == "File under data/":
+        return "data/" + st.selectbox("File", files, key=f"{key}_data_file")
+    if kind == "Upload a file":
+        up = st.file_uploader("JSONL, CSV or TSV with premise, hypothesis, label (+ lang, id)",
+                              type=["jsonl", "json", "csv", "tsv", "txt"], key=f"{key}_upload")
+        return parse_upload(up.name, up.getvalue()) if up is not None else ""
+    return "xnli" if kind.startswith("XNLI") else "sample"
+
+
+def run(params: dict, show_progress: bool = True):
+    """`evaluate()` for the stored selections, with a progress bar while anything is computed."""
+    from mlt_core.evaluate import evaluate
+
+    data = load_data(params["data"], tuple(params["langs"]), params.get("limit"))
+    bar = st.progress(0.0, text="Evaluating…") if show_progress else None
+
+    def progress(done, total, desc):
+        if bar is not None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"{desc}: {done}/{total} examples")
+
+    try:
+        ev = evaluate(params["models"], data, params["langs"] or None, progress=progress, loader=get_checkpoint)
+    finally:
+        if bar is not None:
+            bar.empty()
+    for name, msg in ev.refused.items():
+        st.error(f"{name} was not evaluated: {msg}", icon="⚠️")
+    for w in ev.warnings:
+        st.warning(w, icon="⚠️")
+    return ev, data
+
+
+def evaluation_figures(ev) -> dict:
+    """The page's figures, by section (the same list the HTML report draws)."""
+    from mlt_core.report import evaluation_figures as figures
+
+    return figures(ev)
+
+
+def accuracy_table(ev) -> pd.DataFrame:
+    """Model x language accuracy, its 95% bootstrap interval, and the model's language bias."""
+    rows = []
+    for m, info in ev.metrics["models"].items():
+        row = {"model": m, "trained on": ",".join(info["train_langs"]) or "?"}
+        for c in ev.metrics["cells"]:
+            if c["model"] == m:
+                row[c["lang"]] = c["accuracy"]
+                row[f"{c['lang']} 95% CI"] = f"[{c['ci_low']:.3f}, {c['ci_high']:.3f}]"
+        row["bias"] = info["bias"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def calibration_table(ev) -> pd.DataFrame:
+    """ECE, MCE, Brier and over-confidence per (model, language)."""
+    from mlt_core.metrics import tables
+
+    return tables(ev.metrics)["calibration"]
+
+
+def show_figure(fig, key: str) -> None:
+    """One figure: title, its help line, the chart, and CSV/SVG/PNG downloads."""
+    st.markdown(f"**{fig.title}**")
+    st.caption((fig.help or "").strip().splitlines()[0])
+    if fig.chart is not None:
+        st.altair_chart(fig.chart, width="content", key=f"{key}_chart")
+    with st.expander("data and downloads"):
+        st.dataframe(fig.data, hide_index=True, key=f"{key}_df")
+        figure_downloads(fig.chart, fig.data, fig.key, key=key, image=True)
+
+
+def internals_stats(models: tuple, source: str, langs: tuple, limit: int, show_progress: bool = False) -> dict:
+    """Pooled states and attention entropy per (model, language): from the store, or one pass each."""
+    from mlt_core.representations import internals
+
+    data = load_data(source, langs or None, None)
+    bar = st.progress(0.0, text="Capturing internals…") if show_progress else None
+
+    def progress(done, total, desc):
+        if bar is not None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"{desc}: {done}/{total} examples")
+
+    try:
+        return internals(list(models), data, list(langs) or None, limit=limit, loader=get_checkpoint,
+                         progress=progress)
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
+@st.cache_data(max_entries=32, show_spinner="Fitting probes…")
+def probe_frame(models: tuple, source: str, langs: tuple, limit: int, model: str) -> pd.DataFrame:
+    from mlt_core.representations import probe_table
+
+    return probe_table(internals_stats(models, source, langs, limit), model)
+
+
+@st.cache_data(max_entries=32, show_spinner="Projecting…")
+def projection_frame(models: tuple, source: str, langs: tuple, limit: int, model: str, layer: int,
+                     method: str) -> pd.DataFrame:
+    from mlt_core.representations import projection
+
+    return projection(internals_stats(models, source, langs, limit), model, layer, method)
+
+
+def internals_figures(params: dict, limit: int, models: list | None = None, key: str = "int") -> list:
+    """Widgets + figures of the internals section (for `models`, default all); returns the Figures drawn."""
+    from mlt_core import representations as R
+    from mlt_core.report import internals_figures as figures
+
+    args = (tuple(models or params["models"]), params["data"], tuple(params["langs"]), int(limit))
+    stats = internals_stats(*args, show_progress=True)
+    names = list(dict.fromkeys(k[0] for k in stats))
+    t = {"entropy": R.entropy_table(stats),
+         "probes": pd.concat([probe_frame(*args, m) for m in names], ignore_index=True)}
+    c = st.columns(4)
+    entropy = c[0].radio("Entropy", ["entropy_norm", "entropy"], horizontal=True, key=f"{key}_ent_kind",
+                         format_func=lambda v: "normalised (H / log n)" if v == "entropy_norm" else "raw (nats)")
+    if len(names) >= 2:
+        a = c[1].selectbox("Similarity: model A", names, index=0, key=f"{key}_sim_a")
+        b = c[2].selectbox("Similarity: model B", names, index=1, key=f"{key}_sim_b")
+        t["similarity"] = R.similarity_table(stats, a, b).assign(models=f"{a} vs {b}")
+    if len({k[1] for k in stats}) >= 2:
+        t["alignment"] = pd.concat([R.alignment_table(stats, m) for m in names], ignore_index=True)
+    c = st.columns(4)
+    m = c[0].selectbox("Projection of", names, key=f"{key}_proj_model")
+    n_layers = next(s["pooled"].shape[1] for k, s in stats.items() if k[0] == m)
+    layer = c[1].slider("Layer", 0, n_layers - 1, n_layers - 1, key=f"{key}_proj_layer")
+    method = c[2].radio("Method", ["pca", "tsne"], horizontal=True, key=f"{key}_proj_method", format_func=str.upper)
+    color = c[3].radio("Colour by", ["lang", "label"], horizontal=True, key=f"{key}_proj_color")
+    t["projection"] = projection_frame(*args, m, layer, method)
+    figs = figures(t, entropy, color)
+    for f in figs:
+        show_figure(f, f"{key}_{f.key}")
+    return figs
+
+
+def report_button(ev, extra: dict | None = None, key: str = "ev_report") -> None:
+    """Export the whole page as one self-contained HTML file (opens offline)."""
+    from mlt_core.report import evaluation_report
+
+    if st.button("Build HTML report", key=f"{key}_build"):
+        st.session_state[f"{key}_ready"] = True
+    if st.session_state.get(f"{key}_ready"):
+        st.download_button("⬇ Download report.html", evaluation_report(ev, extra).encode("utf-8"),
+                           "mlt-evaluation-report.html", "text/html", key=f"{key}_download")
+
+
+def errors_frame(ev) -> pd.DataFrame:
+    """Misclassified examples, most confidently wrong first."""
+    p = ev.predictions
+    wrong = p[p["gold"] != p["predicted"]].copy()
+    wrong["length"] = wrong["n_tokens"]
+    cols = ["model", "lang", "id", "gold", "predicted", "confidence", "length", "premise", "hypothesis"]
+    return wrong.sort_values("confidence", ascending=False)[cols].reset_index(drop=True)
+
+
+def parallel_frame(ev, example_id: str) -> pd.DataFrame:
+    """The same pair id in every evaluated language, with each model's prediction and confidence."""
+    p = ev.predictions[ev.predictions["id"] == example_id]
+    base = p.drop_duplicates("lang")[["lang", "gold", "premise", "hypothesis"]].set_index("lang")
+    models = list(dict.fromkeys(p["model"]))
+    for m in models:
+        q = p[p["model"] == m].set_index("lang")
+        base[m] = [f"{'✓' if q.at[l, 'predicted'] == q.at[l, 'gold'] else '✗'} {q.at[l, 'predicted']} "
+                   f"({q.at[l, 'confidence']:.0%})" if l in q.index else "–" for l in base.index]
+    return base[["gold", *models, "premise", "hypothesis"]].reset_index()  # predictions before the long texts
+
+
+def filter_errors(errors: pd.DataFrame, models=(), langs=(), gold=(), predicted=(), min_conf: float = 0.0,
+                  text: str = "") -> pd.DataFrame:
+    """Errors restricted to the chosen models/languages/labels, confidence >= min_conf, text in premise or hypothesis."""
+    keep = errors["confidence"] >= min_conf
+    for col, vals in (("model", models), ("lang", langs), ("gold", gold), ("predicted", predicted)):
+        if vals:
+            keep &= errors[col].isin(list(vals))
+    if text.strip():
+        t = text.strip().lower()
+        keep &= errors["premise"].str.lower().str.contains(t, regex=False) | \
+            errors["hypothesis"].str.lower().str.contains(t, regex=False) | (errors["id"].str.lower() == t)
+    return errors[keep].reset_index(drop=True)
