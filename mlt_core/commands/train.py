@@ -1,0 +1,35 @@
+"""Fine-tune a base model on NLI (full, LoRA, FFN-only, LAPE neurons or random neurons) and save a checkpoint.
+
+Trains on the --train-langs pairs of --data, evaluates on every language the data has,
+and writes models/NAME (atomically, with mlt.json). Works under `accelerate launch -m
+mlt_core train ...` and `torchrun --nproc_per_node N -m mlt_core train ...`.
+Example: python -m mlt_core train --base models/demo-base --train-langs hi --method lape --name demo-hi-lape
+"""
+from __future__ import annotations
+
+import sys
+
+from ..errors import MltError
+from ..train import add_arguments  # noqa: F401  (the CLI contract: add_arguments(parser))
+
+
+def run(args) -> int:
+    from ..train import _write_json, config_from_args, train
+
+    cfg = config_from_args(args)
+    try:
+        path = train(cfg)
+    except MltError as e:
+        _write_json(cfg.result_file, {"status": "failed", "error": str(e)})
+        raise
+    except BaseException as e:  # a crash: record it for the app, keep the traceback for the log
+        _write_json(cfg.result_file, {"status": "failed", "error": f"{type(e).__name__}: {e}"})
+        raise
+    _write_json(cfg.result_file, {"status": "finished", "checkpoint": str(path)})
+    return 0
+
+
+if __name__ == "__main__":  # interim entry: python -m mlt_core.commands.train ...
+    from ..cli import main
+
+    sys.exit(main(["train", *sys.argv[1:]]))

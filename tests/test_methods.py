@@ -1,0 +1,152 @@
+"""Each fine-tuning method trains a tiny XLM-R for a few real Trainer steps; what may change, changes.
+
+Invariants: elements outside a method's mask are bit-identical after training, the elements
+that changed are a subset of the mask, and mlt.json's trainable count is the mask size.
+"""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mlt_core import methods
+from mlt_core.methods import apply_method, load_base
+from mlt_core.train import TrainConfig, train
+
+NEURONS = [[1, 5, 9], [0, 63]]  # hand-picked LAPE-style neurons of the tiny model (2 layers x 64)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy 2-core box
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def neuron_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("neurons") / "neurons.json"
+    p.write_text(json.dumps({"settings": {"top_rate": 0.1}, "languages": ["en", "hi"], "d_ff": 64,
+                             "neurons": {"hi": NEURONS, "en": [[2], [3]]}}))
+    return p
+
+
+def run(base, out_dir, method, **kw):
+    cfg = TrainConfig(base=str(base), train_langs="hi", name=f"t-{method}", method=method, max_steps=3,
+                      lr=1e-2, batch_size=8, train_size=24, eval_limit=6, evals=0, max_length=48,
+                      output_dir=str(out_dir), cpu=True, **kw)
+    path = train(cfg, log=lambda m: None)
+    return path, json.loads((path / "mlt.json").read_text())
+
+
+def changed(base, ckpt) -> dict:
+    """name -> bool tensor of elements that differ (bit-wise) between two checkpoints."""
+    a, b = load_file(base / "model.safetensors"), load_file(ckpt / "model.safetensors")
+    assert set(a) == set(b)
+    return {k: a[k] != b[k] for k in a}
+
+
+def reference_masks(base, method, neuron_file):
+    """The method's masks recomputed on a fresh copy of the base (deterministic: file or seeded)."""
+    model = load_base(str(base))[0]
+    neurons = json.loads(neuron_file.read_text())["neurons"]["hi"] if method in ("lape", "random") else None
+    return apply_method(model, method, neurons=neurons, seed=0)
+
+
+@pytest.mark.parametrize("method", ["full", "ffn", "lape", "random", "lora"])
+def test_changed_elements_are_within_the_mask(method, tiny_xlmr, neuron_file, tmp_path):
+    path, meta = run(tiny_xlmr, tmp_path, method, neuron_file=str(neuron_file), weight_decay=0.1)
+    ref = reference_masks(tiny_xlmr, method, neuron_file)
+    diff = changed(tiny_xlmr, path)
+    n_changed, n_mask = 0, 0
+    for name, d in diff.items():
+        mask = ref.masks.get(name, False)
+        mask = torch.ones_like(d) if mask is None else (mask if torch.is_tensor(mask) else torch.zeros_like(d))
+        assert not (d & ~mask).any(), f"{method}: frozen elements of {name} changed"
+        n_changed += int(d.sum())
+        n_mask += int(mask.sum())
+    assert meta["trainable_params"] == ref.trainable and meta["total_params"] == ref.total
+    assert meta["trainable_fraction"] == pytest.approx(ref.trainable / ref.total)
+    if method in ("ffn", "lape", "random"):
+        # every allowed element has a non-zero gradient, so at lr 1e-2 each one moves
+        assert meta["trainable_params"] == n_mask
+        assert n_changed >= 0.99 * n_mask
+    if method == "full":  # embedding rows of tokens never seen get no gradient; everything else moves
+        assert meta["trainable_params"] == meta["total_params"] and n_changed > 0.5 * n_mask
+    if method == "lora":  # merged: the whole query/value matrices (and the head) changed
+        assert (path / "adapter" / "adapter_config.json").is_file()
+        assert n_changed >= 0.99 * n_mask
+        cfg = json.loads((tiny_xlmr / "config.json").read_text())
+        d, layers, r = cfg["hidden_size"], cfg["num_hidden_layers"], 8
+        head = sum(v.numel() for k, v in load_file(tiny_xlmr / "model.safetensors").items() if k.startswith("classifier"))
+        assert meta["trainable_params"] == layers * 2 * r * (d + d) + head
+        from mlt_core.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(path)  # a plain checkpoint: no peft needed to load or probe it
+        assert type(ck.model).__name__ == "XLMRobertaForSequenceClassification" and not ck.untrained_head
+    if method in ("lape", "random"):
+        assert meta["method_info"]["neurons_per_layer"] == [3, 2]
+        assert meta["method_info"]["neuron_elements"] == 5 * (2 * 32 + 1)
+        assert (path / "neurons.json").is_file()
+
+
+def test_lape_selects_exactly_the_neurons(tiny_xlmr, neuron_file, tmp_path):
+    path, _ = run(tiny_xlmr, tmp_path, "lape", neuron_file=str(neuron_file))
+    diff = changed(tiny_xlmr, path)
+    for layer, idx in enumerate(NEURONS):
+        rows = diff[f"roberta.encoder.layer.{layer}.intermediate.dense.weight"].any(dim=1)  # [d_ff]
+        cols = diff[f"roberta.encoder.layer.{layer}.output.dense.weight"].any(dim=0)  # [d_ff]
+        assert rows.nonzero().flatten().tolist() == idx and cols.nonzero().flatten().tolist() == idx
+        assert not diff[f"roberta.encoder.layer.{layer}.output.dense.bias"].any()
+
+
+def test_zero_grad_and_no_decay_alone_keep_frozen_elements_bit_identical(tiny_xlmr, neuron_file, tmp_path,
+                                                                           monkeypatch):
+    """Without the restoring guard the masks must still hold; without the no-decay group they must not."""
+    from transformers import TrainerCallback
+
+    monkeypatch.setattr(methods, "FreezeGuard", lambda params: TrainerCallback())
+    path, _ = run(tiny_xlmr, tmp_path, "lape", neuron_file=str(neuron_file), weight_decay=0.1)
+    ref = reference_masks(tiny_xlmr, "lape", neuron_file)
+    diff = changed(tiny_xlmr, path)
+    assert all(not (diff[n] & ~m).any() for n, m in ref.masks.items() if m is not None)
+
+    real = methods.apply_method
+
+    def decay_everything(*a, **k):
+        s = real(*a, **k)
+        s.no_decay = set()
+        return s
+
+    monkeypatch.setattr(methods, "apply_method", decay_everything)
+    path, _ = run(tiny_xlmr, tmp_path / "decayed", "lape", neuron_file=str(neuron_file), weight_decay=0.1)
+    diff = changed(tiny_xlmr, path)
+    leaked = sum(int((diff[n] & ~m).sum()) for n, m in ref.masks.items() if m is not None)
+    assert leaked > 0, "the test would not notice decayed frozen weights"
+
+
+def test_lape_identifies_neurons_on_the_base_and_random_matches_its_counts(tiny_xlmr, tmp_path):
+    _, lape = run(tiny_xlmr, tmp_path, "lape", top_rate=0.2)
+    _, rand = run(tiny_xlmr, tmp_path, "random", top_rate=0.2)
+    info, rinfo = lape["method_info"], rand["method_info"]
+    assert info["neurons_total"] > 0 and "identified on the base" in info["neuron_source"]
+    assert rinfo["neurons_per_layer"] == info["neurons_per_layer"]
+    assert rand["trainable_params"] == lape["trainable_params"]
+    assert "head" in lape and lape["head"]
+
+
+def test_counts_without_training(tiny_xlmr):
+    model = load_base(str(tiny_xlmr))[0]
+    total = sum(p.numel() for p in model.parameters())
+    head = sum(p.numel() for n, p in model.named_parameters() if n.startswith("classifier"))
+    ffn = sum(p.numel() for n, p in model.named_parameters()
+              if ".intermediate.dense." in n or (".output.dense." in n and ".attention." not in n))
+    s = apply_method(model, "ffn")
+    assert s.trainable == ffn + head and s.total == total
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(s.masks)
+    model = load_base(str(tiny_xlmr))[0]
+    s = apply_method(model, "random", neurons=NEURONS, seed=3)
+    s2 = apply_method(load_base(str(tiny_xlmr))[0], "random", neurons=NEURONS, seed=3)
+    assert all(torch.equal(s.masks[k], s2.masks[k]) for k in s.masks if s.masks[k] is not None)  # seeded
+    assert s.trainable == 5 * (2 * 32 + 1) + head
