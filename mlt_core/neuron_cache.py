@@ -106,6 +106,7 @@ def identify_checkpoint(ckpt, corpora: Mapping[str, list] | None = None, sources
     meta = {l: {"lines": len(corpora[l]), "source": (sources or {}).get(l, "texts")} for l in langs}
     result = build_result(ckpt, ckpt.name, langs, over_zero, n, s["top_rate"], s["filter_rate"],
                           s["activation_bar_ratio"], meta, warnings)
+    result["checkpoint_fingerprint"] = store.checkpoint_fingerprint(ckpt.source)  # weights these counts came from
     if save:
         if out is None and not Path(ckpt.source).is_dir():
             raise MltError(f"{ckpt.name} is not a local folder; say where to write the neurons with --out")
@@ -186,8 +187,10 @@ def ensure_demo_neurons(models_dir: str | Path | None = None, log: Callable[[str
             continue
         if (p / NEURONS_FILE).is_file():
             try:
-                load_neurons(p / NEURONS_FILE)
-                continue
+                fp = load_neurons(p / NEURONS_FILE).get("checkpoint_fingerprint")
+                if fp in (None, store.checkpoint_fingerprint(p)):  # no stamp (made elsewhere): trust it
+                    continue
+                log(f"{name}: its neuron file predates its current weights; recomputing")
             except MltError as e:
                 log(f"{name}: recomputing its neuron file ({e})")
         if corpora is None:

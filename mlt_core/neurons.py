@@ -10,7 +10,7 @@ A neuron file (`<checkpoint>/neurons.json`):
     {"settings": {top_rate, filter_rate, activation_bar_ratio}, "languages": [...],
      "token_counts": {lang: n}, "neurons": {lang: [[indices in layer 0], [layer 1], ...]},
      "model", "model_type", "n_layers", "d_ff", "corpora", "filter_bar", "activation_bar", ...}
-and its raw counts (`neurons.counts.safetensors`: over_zero [lang, layer, d_ff], token_counts [lang]).
+and its raw counts (`neurons.counts.npz`: over_zero [lang, layer, d_ff], token_counts [lang]).
 """
 from __future__ import annotations
 
@@ -189,11 +189,16 @@ def save_neurons(result: dict, out: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     obj = dict(result)
     if getattr(result, "over_zero", None) is not None:
-        from safetensors.torch import save
+        import io
 
-        counts = out.with_name(out.stem + ".counts.safetensors")
-        blob = save({"over_zero": result.over_zero.to(torch.int64).contiguous(), "n": result.n.to(torch.int64)},
-                    metadata={"languages": json.dumps(result["languages"])})
+        import numpy as np
+
+        # .npz (read back with allow_pickle=False), not .safetensors: a second *.safetensors file in a
+        # checkpoint folder would change the checkpoint's fingerprint (mlt_core.store) and look like weights
+        counts, buf = out.with_name(out.stem + ".counts.npz"), io.BytesIO()
+        np.savez(buf, over_zero=result.over_zero.to(torch.int64).numpy(), n=result.n.to(torch.int64).numpy(),
+                 languages=np.array(result["languages"], dtype=str))
+        blob = buf.getvalue()
         _atomic_write(counts, blob)
         obj["counts_file"] = counts.name
     _atomic_write(out, json.dumps(obj, indent=1, ensure_ascii=False).encode("utf-8"))
@@ -202,15 +207,17 @@ def save_neurons(result: dict, out: str | Path) -> Path:
 
 def load_counts(neuron_file: str | Path) -> tuple[torch.Tensor, torch.Tensor, list[str]] | None:
     """(over_zero [lang, layer, d_ff], n [lang], languages) saved beside a neuron file, or None."""
-    from safetensors import safe_open
+    import numpy as np
 
     p = Path(neuron_file)
-    f = p.with_name(p.stem + ".counts.safetensors")
+    f = p.with_name(p.stem + ".counts.npz")
     if not f.is_file():
         return None
-    with safe_open(str(f), framework="pt") as fh:
-        langs = json.loads((fh.metadata() or {}).get("languages", "[]"))
-        return fh.get_tensor("over_zero"), fh.get_tensor("n"), langs
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            return torch.from_numpy(z["over_zero"]), torch.from_numpy(z["n"]), [str(l) for l in z["languages"]]
+    except (OSError, ValueError, KeyError) as e:
+        raise MltError(f"{f} is not a counts file ({e}); recompute it with `neurons identify`") from None
 
 
 def model_shape(model) -> tuple[int, int]:

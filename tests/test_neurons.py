@@ -259,7 +259,10 @@ def test_neuron_file_lookup_and_demo_neurons(tmp_path, monkeypatch):
 
     from mlt_core.neuron_cache import ensure_demo_neurons, neuron_file_for
 
+    import mlt_core.checkpoint as ckpt_mod
+
     monkeypatch.setenv("MLT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", tmp_path)  # never the repo's models/
     base = make_tiny_checkpoint(tmp_path / "demo-base", seed=0, head=False)
     tuned = make_tiny_checkpoint(tmp_path / "demo-en", seed=1, meta={"base": "models/demo-base"})
     assert neuron_file_for(tuned)[0] is None and "neurons identify" in neuron_file_for(tuned)[1]
@@ -269,6 +272,11 @@ def test_neuron_file_lookup_and_demo_neurons(tmp_path, monkeypatch):
     stamp = (base / "neurons.json").stat().st_mtime_ns
     ensure_demo_neurons(tmp_path, log=logs.append)  # idempotent: nothing recomputed
     assert (base / "neurons.json").stat().st_mtime_ns == stamp and len(logs) == 2
+    make_tiny_checkpoint(tuned, seed=2, meta={"base": "models/demo-base"})  # new weights: its file is stale
+    ensure_demo_neurons(tmp_path, log=logs.append)
+    assert logs[2] == "demo-en: its neuron file predates its current weights; recomputing" and len(logs) == 4
+    assert load_neurons(tuned)["checkpoint_fingerprint"] != load_neurons(base)[
+        "checkpoint_fingerprint"]
     (tuned / "neurons.json").unlink()
     f, where = neuron_file_for(tuned)  # falls back to the base's, by folder name beside the checkpoint
     assert f == base / "neurons.json" and "base model demo-base" in where

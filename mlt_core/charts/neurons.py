@@ -19,7 +19,7 @@ def per_layer_chart(df: pd.DataFrame) -> alt.Chart:
     return style(alt.Chart(df, title="Language-specific neurons per layer").mark_line(point=True, strokeWidth=3).encode(
         x=alt.X("layer:O", title="layer", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("neurons:Q", title="neurons"),
-        color=alt.Color("lang:N", scale=lang_scale(_langs(df)), title="language"),
+        color=alt.Color("lang:N", scale=lang_scale(_langs(df)), title="language", legend=alt.Legend(orient="top")),
         tooltip=["lang", "layer", "neurons"],
     ).properties(height=320))
 
@@ -104,7 +104,7 @@ def compare_probs_chart(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("set_lang:N", title="language (neurons and text)", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("checkpoint:N", sort=names),
         y=alt.Y("prob:Q", title="mean activation probability"),
-        color=alt.Color("checkpoint:N", scale=model_scale(names), sort=names),
+        color=alt.Color("checkpoint:N", scale=model_scale(names), sort=names, legend=alt.Legend(orient="top")),
         tooltip=["checkpoint", "set_lang", "neurons", alt.Tooltip("prob:Q", format=".3f")],
     ).properties(height=300))
 
@@ -119,6 +119,6 @@ def jaccard_chart(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("lang:N", title="language", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("checkpoint:N", sort=names),
         y=alt.Y("jaccard:Q", scale=alt.Scale(domain=[0, 1]), title="Jaccard overlap"),
-        color=alt.Color("checkpoint:N", scale=model_scale(names), sort=names),
+        color=alt.Color("checkpoint:N", scale=model_scale(names), sort=names, legend=alt.Legend(orient="top")),
         tooltip=["checkpoint", "lang", "neurons", "base_neurons", "shared", alt.Tooltip("jaccard:Q", format=".2f")],
     ).properties(height=300))
