@@ -30,3 +30,48 @@ def tiny_qwen2(tmp_path_factory):
     from tiny import make_tiny_checkpoint
 
     return make_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny-qwen2", "qwen2", seed=2)
+
+
+def use_models_dir(monkeypatch, d, cache_dir=None) -> None:
+    """Point mlt (and the app's caches) at models folder `d` for one test."""
+    import streamlit as st
+
+    import mlt_core.checkpoint as ckpt_mod
+
+    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", Path(d))
+    monkeypatch.setenv("MLT_MODELS_DIR", str(d))
+    if cache_dir is not None:
+        monkeypatch.setenv("MLT_CACHE_DIR", str(cache_dir))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def models_dir(built, tmp_path, monkeypatch):
+    """A fresh copy of the module's `built` checkpoints as models/, with a private result cache."""
+    import shutil
+
+    import streamlit as st
+
+    d = tmp_path / "models"
+    shutil.copytree(built, d)
+    use_models_dir(monkeypatch, d, tmp_path / "cache")
+    yield d
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def route_through_app(monkeypatch):
+    """Run every AppTest run through app.py, as production does.
+
+    A live server leaves Streamlit's legacy pages/ mode once app.py has run (process-wide), but
+    AppTest re-enters it before every run and would then run a page file alone.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def run_main(main_script_path: str) -> None:
+        code = compile(Path(main_script_path).read_text(encoding="utf-8"), main_script_path, "exec")
+        exec(code, {"__name__": "__main__", "__file__": main_script_path})  # noqa: S102
+
+    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)

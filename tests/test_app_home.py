@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import mlt_core.checkpoint as ckpt_mod
+from conftest import use_models_dir
 from tiny import make_tiny_checkpoint
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -21,20 +22,7 @@ META_HI = {"base": "tiny-xlmr", "train_langs": ["hi"], "method": "lora", "role":
            "metrics": {"accuracy": {"en": 0.5, "hi": 0.75}}}
 
 
-@pytest.fixture(autouse=True)
-def route_through_app(monkeypatch):
-    """Run every AppTest run through app.py, as production does.
-
-    A live server leaves Streamlit's legacy pages/ mode once app.py has run (process-wide), but
-    AppTest re-enters it before every run and would then run a page file alone.
-    """
-    from streamlit.runtime.scriptrunner import script_runner
-
-    def run_main(main_script_path: str) -> None:
-        code = compile(Path(main_script_path).read_text(encoding="utf-8"), main_script_path, "exec")
-        exec(code, {"__name__": "__main__", "__file__": main_script_path})  # noqa: S102
-
-    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+pytestmark = pytest.mark.usefixtures("route_through_app")
 
 
 @pytest.fixture(scope="module")
@@ -46,23 +34,6 @@ def built(tmp_path_factory):
     make_tiny_checkpoint(root / "m-nohead", seed=2, head=False, meta={"base": "tiny-xlmr", "method": "random-init"})
     make_tiny_checkpoint(root / "m-base", seed=3, meta={"role": "base", "base": "random init", "method": "mlm"})
     return root
-
-
-def _use_models_dir(monkeypatch, d: Path) -> None:
-    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", Path(d))
-    monkeypatch.setenv("MLT_MODELS_DIR", str(d))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def models_dir(built, tmp_path, monkeypatch):
-    d = tmp_path / "models"
-    shutil.copytree(built, d)
-    _use_models_dir(monkeypatch, d)
-    yield d
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def run_app(**query) -> AppTest:
@@ -158,7 +129,7 @@ def test_training_panel_missing_or_broken_is_a_note(models_dir, monkeypatch):
 def empty_models(tmp_path, monkeypatch):
     d = tmp_path / "empty-models"
     d.mkdir()
-    _use_models_dir(monkeypatch, d)
+    use_models_dir(monkeypatch, d)
     yield d
     st.cache_data.clear()
     st.cache_resource.clear()

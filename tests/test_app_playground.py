@@ -14,7 +14,6 @@ import torch
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-import mlt_core.checkpoint as ckpt_mod
 from mlt_core.api import probe
 from mlt_core.forward import FORWARD_CALLS
 from tiny import make_tiny_checkpoint
@@ -25,20 +24,7 @@ P_EN, H_EN = "A boy is eating an apple in the park.", "Someone is eating."
 META = {"base": "tiny-xlmr", "train_langs": ["en"], "method": "full", "role": "fine-tuned"}
 
 
-@pytest.fixture(autouse=True)
-def route_through_app(monkeypatch):
-    """Run every AppTest run through app.py, as production does.
-
-    A live server leaves Streamlit's legacy pages/ mode once app.py has run (process-wide), but
-    AppTest re-enters it before every run and would then run a page file alone.
-    """
-    from streamlit.runtime.scriptrunner import script_runner
-
-    def run_main(main_script_path: str) -> None:
-        code = compile(Path(main_script_path).read_text(encoding="utf-8"), main_script_path, "exec")
-        exec(code, {"__name__": "__main__", "__file__": main_script_path})  # noqa: S102
-
-    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+pytestmark = pytest.mark.usefixtures("route_through_app")
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +33,6 @@ def built(tmp_path_factory):
     make_tiny_checkpoint(root / "m-a", seed=0, meta=META)
     make_tiny_checkpoint(root / "m-b", seed=1, meta={**META, "train_langs": ["hi"]})
     return root
-
-
-@pytest.fixture
-def models_dir(built, tmp_path, monkeypatch):
-    d = tmp_path / "models"
-    shutil.copytree(built, d)
-    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", d)
-    monkeypatch.setenv("MLT_MODELS_DIR", str(d))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield d
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def playground(premise=P_EN, hypothesis=H_EN, models=("m-a", "m-b"), **query) -> AppTest:

@@ -1,7 +1,6 @@
 """AppTest of the Evaluation and Errors pages on tiny checkpoints in a temp models/ dir and cache."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +8,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import mlt_core.checkpoint as ckpt_mod
 from mlt_core import forward as F
 from tiny import make_tiny_checkpoint
 
@@ -25,20 +23,6 @@ def built(tmp_path_factory):
     make_tiny_checkpoint(root / "m-hi", seed=1, meta={"base": "tiny-xlmr", "train_langs": ["hi"], "method": "full"})
     make_tiny_checkpoint(root / "m-bad", seed=2, id2label={0: "positive", 1: "negative", 2: "mixed"})
     return root
-
-
-@pytest.fixture
-def models_dir(built, tmp_path, monkeypatch):
-    d = tmp_path / "models"
-    shutil.copytree(built, d)
-    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", d)
-    monkeypatch.setenv("MLT_MODELS_DIR", str(d))
-    monkeypatch.setenv("MLT_CACHE_DIR", str(tmp_path / "cache"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield d
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def params(d: Path, models=("m-en", "m-hi"), langs=("en", "hi"), limit=15) -> dict:

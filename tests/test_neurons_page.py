@@ -3,7 +3,6 @@ what is shown equals the core functions' numbers, computed here separately."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ import torch
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-import mlt_core.checkpoint as ckpt_mod
 from mlt_core.checkpoint import load_checkpoint
 from mlt_core.forward import FORWARD_CALLS, forward
 from mlt_core.labels import LABELS
@@ -34,20 +32,6 @@ def built(tmp_path_factory):
     make_tiny_checkpoint(root / "demo-hi", seed=2, meta={"base": "xlm-roberta-base", "train_langs": ["hi"]})
     identify_checkpoint(load_checkpoint(base), SMALL, settings={"top_rate": 0.1})
     return root
-
-
-@pytest.fixture
-def models_dir(built, tmp_path, monkeypatch):
-    d = tmp_path / "models"
-    shutil.copytree(built, d)
-    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", d)
-    monkeypatch.setenv("MLT_MODELS_DIR", str(d))
-    monkeypatch.setenv("MLT_CACHE_DIR", str(tmp_path / "cache"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield d
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def charts(at) -> dict:
