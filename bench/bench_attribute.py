@@ -10,7 +10,6 @@ internal batches. IG (50 steps) is timed at internal_batch_size 10, 25 and 50; t
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import sys
 import tempfile
@@ -21,30 +20,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py: idle OpenMP th
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from mlt_core.attribute import EmbedsToLogits, attribute_prepared, prepare, word_embeddings  # noqa: E402
 from mlt_core.checkpoint import load_checkpoint  # noqa: E402
 from mlt_core.errors import MltError  # noqa: E402
 from mlt_core.faithfulness import evaluate_scores  # noqa: E402
 from mlt_core.forward import forward  # noqa: E402
-from mlt_core.labels import LABELS  # noqa: E402
 
 
 def build(path: Path) -> Path:
-    from transformers import AutoModelForSequenceClassification, XLMRobertaConfig
+    """xlm-roberta-base shapes (278M parameters), random weights (bench/common.py)."""
+    from common import full_size_xlmr
 
-    from tiny import tiny_tokenizer  # small BPE: ids stay far below the vocabulary, cost is the same
-
-    cfg = XLMRobertaConfig(vocab_size=250002, max_position_embeddings=514, type_vocab_size=1, hidden_size=768,
-                           num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, pad_token_id=1,
-                           bos_token_id=0, eos_token_id=2, num_labels=3, id2label=dict(enumerate(LABELS)),
-                           label2id={l: i for i, l in enumerate(LABELS)})
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(copy.deepcopy(cfg), attn_implementation="eager")
-    model.save_pretrained(path, safe_serialization=True)
-    tiny_tokenizer().save_pretrained(path)
-    return path
+    return full_size_xlmr(path)
 
 
 def timed(fn, repeats: int) -> float:

@@ -17,7 +17,6 @@ pipeline alone is ~60% of it); --skip-pipeline-default / --skip-memory / --n sho
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import resource
@@ -29,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -36,22 +36,14 @@ from mlt_core.labels import LABELS  # noqa: E402
 
 
 def build_checkpoint(out: Path) -> Path:
-    """xlm-roberta-base shapes (278M parameters), random weights, the tiny BPE tokenizer (ids < vocab)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, XLMRobertaConfig
+    """xlm-roberta-base shapes (278M parameters), random weights, with an mlt.json (trained on en)."""
+    import json
 
-    from mlt_core.checkpoint import save_checkpoint
-    from mlt_core.templates import corpus_sentences
-    from mlt_core.tokenizer import train_bpe_tokenizer
+    from common import full_size_xlmr
 
-    cfg = XLMRobertaConfig(vocab_size=250002, max_position_embeddings=514, type_vocab_size=1, hidden_size=768,
-                           num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, pad_token_id=1,
-                           bos_token_id=0, eos_token_id=2, num_labels=3, id2label=dict(enumerate(LABELS)),
-                           label2id={l: i for i, l in enumerate(LABELS)})
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(copy.deepcopy(cfg), attn_implementation="eager")
-    tok = train_bpe_tokenizer([s for l in ("en", "hi", "fr", "es") for s in corpus_sentences(l, 400, seed=1)], 4000)
-    return save_checkpoint(model, tok, out, {"base": "xlm-roberta-base (random)", "train_langs": ["en"]})
+    path = full_size_xlmr(out)
+    (path / "mlt.json").write_text(json.dumps({"base": "xlm-roberta-base (random)", "train_langs": ["en"]}))
+    return path
 
 
 def pairs(n: int):
