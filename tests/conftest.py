@@ -32,20 +32,6 @@ def tiny_qwen2(tmp_path_factory):
     return make_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny-qwen2", "qwen2", seed=2)
 
 
-def use_models_dir(monkeypatch, d, cache_dir=None) -> None:
-    """Point mlt (and the app's caches) at models folder `d` for one test."""
-    import streamlit as st
-
-    import mlt_core.checkpoint as ckpt_mod
-
-    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", Path(d))
-    monkeypatch.setenv("MLT_MODELS_DIR", str(d))
-    if cache_dir is not None:
-        monkeypatch.setenv("MLT_CACHE_DIR", str(cache_dir))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
 @pytest.fixture
 def models_dir(built, tmp_path, monkeypatch):
     """A fresh copy of the module's `built` checkpoints as models/, with a private result cache."""
@@ -55,6 +41,8 @@ def models_dir(built, tmp_path, monkeypatch):
 
     d = tmp_path / "models"
     shutil.copytree(built, d)
+    from tiny import use_models_dir
+
     use_models_dir(monkeypatch, d, tmp_path / "cache")
     yield d
     st.cache_data.clear()

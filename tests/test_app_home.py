@@ -12,8 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import mlt_core.checkpoint as ckpt_mod
-from conftest import use_models_dir
-from tiny import make_tiny_checkpoint
+from tiny import make_tiny_checkpoint, use_models_dir
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 META_EN = {"base": "tiny-xlmr", "train_langs": ["en"], "method": "full", "role": "fine-tuned",

@@ -64,3 +64,17 @@ def make_tiny_checkpoint(path: Path, family: str = "xlmr", id2label=None, seed: 
     tiny_tokenizer().save_pretrained(path)
     (path / META_FILE).write_text(json.dumps(meta or {"base": f"tiny-{family}", "train_langs": ["en"], "method": "random-init"}))
     return path
+
+
+def use_models_dir(monkeypatch, d, cache_dir=None) -> None:
+    """Point mlt (and the app's caches) at models folder `d` for one test."""
+    import streamlit as st
+
+    import mlt_core.checkpoint as ckpt_mod
+
+    monkeypatch.setattr(ckpt_mod, "MODELS_DIR", Path(d))
+    monkeypatch.setenv("MLT_MODELS_DIR", str(d))
+    if cache_dir is not None:
+        monkeypatch.setenv("MLT_CACHE_DIR", str(cache_dir))
+    st.cache_data.clear()
+    st.cache_resource.clear()
