@@ -20,10 +20,12 @@ def _render(spec_json: str, fmt: str) -> bytes:
 
 def figure_downloads(chart: alt.TopLevelMixin | None, data: pd.DataFrame, name: str, key: str,
                      image: bool = False) -> None:
-    """CSV always; SVG/PNG rendered server-side only when `image` (costs ~0.1-0.5 s per chart)."""
+    """CSV always, written only when clicked (a Playground run draws ten of these); SVG/PNG rendered
+    server-side only when `image` (costs ~0.1-0.5 s per chart)."""
     cols = st.columns(3 if image and chart is not None else 1)
-    cols[0].download_button("⬇ CSV", data.to_csv(index=False).encode("utf-8"), f"{name}.csv", "text/csv",
-                            key=f"{key}_csv")
+    frame = data.copy(deep=False)  # the callable runs later: keep this run's frame, not a name rebound later
+    cols[0].download_button("⬇ CSV", lambda: frame.to_csv(index=False).encode("utf-8"), f"{name}.csv", "text/csv",
+                            key=f"{key}_csv", on_click="ignore")
     if image and chart is not None:
         spec = chart.to_json()
         cols[1].download_button("⬇ SVG", _render(spec, "svg"), f"{name}.svg", "image/svg+xml", key=f"{key}_svg")

@@ -1,9 +1,9 @@
 """The Playground: one premise/hypothesis pair, up to four models, every view from ONE forward each.
 
 render() draws the page: inputs (text, examples, the parallel pair in another language), then per
-model the prediction, then the detail views in tabs. Only the open tab is computed, and every
-view reads ui.models.get_forward's cached pass, so changing a layer, head or option never reruns
-a model.
+model the prediction, then the detail views in tabs. Every tab is drawn in the same run (so
+clicking a tab shows a finished view at once), and every view reads ui.models.get_forward's cached
+pass, so changing a layer, head or option never reruns a model.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Playground views of the cached forward passes: prediction cards, then tabs (entropy, similarity,
-tokens, attention, bertviz, language neurons). Only the open tab is computed."""
+tokens, attention, bertviz, language neurons), all drawn in one run."""
 from __future__ import annotations
 
 import html
@@ -38,10 +38,23 @@ def similarity_frame(path_a: str, path_b: str, premise: str, hypothesis: str) ->
     return long
 
 
+def unvalidated(chart):
+    """A copy of `chart` whose to_dict() (what Streamlit calls) skips the schema validation."""
+    chart = chart.copy(deep=False)
+    to_dict = chart.to_dict
+    # object.__setattr__: Altair's own __setattr__ would store it as a chart property
+    object.__setattr__(chart, "to_dict", lambda *a, **kw: to_dict(*a, **{**kw, "validate": False}))
+    return chart
+
+
 def show_chart(chart, key: str, width: str = "stretch") -> None:
-    """st.altair_chart in a keyed container (browser tests find `.st-key-<key>`)."""
+    """st.altair_chart in a keyed container (browser tests find `.st-key-<key>`).
+
+    Skips Altair's JSON-schema validation of the spec (our chart builders are tested against it in
+    tests; validating every chart again on every rerun was ~30% of a Playground rerun).
+    """
     with st.container(key=key):
-        st.altair_chart(chart, width=width)
+        st.altair_chart(unvalidated(chart), width=width)
 
 
 def render_predictions(runs) -> None:
@@ -167,10 +180,11 @@ def render_neurons(runs, premise: str, hypothesis: str) -> None:
 
 
 def render_tabs(runs, premise: str, hypothesis: str) -> None:
-    """The detail views in tabs; only the open tab is computed.
+    """The detail views in tabs, every tab drawn in this run from the cached forwards (a few ms
+    each), so a click on a tab shows a finished view with no wait.
 
-    A fragment: switching tabs or changing a display option reruns only this part of the page
-    (not the inputs or the prediction cards), and still never a model.
+    A fragment: a tab switch (tracked only to keep the open tab in the URL) or a display option
+    reruns only this part of the page (not the inputs or the prediction cards), never a model.
     """
     from ui import state
     from ui.attention_view import render_attention_pattern, render_bertviz
@@ -188,8 +202,6 @@ def render_tabs(runs, premise: str, hypothesis: str) -> None:
         "Language neurons": lambda: render_neurons(runs, premise, hypothesis),
     }
     for name, tab in tabs.items():
-        if tab.open is False:  # None (no state tracking) renders every tab
-            continue
         with tab:
             views[name]()
     state.publish(PAGE, url_values())  # a fragment rerun never reaches the page's own publish

@@ -114,3 +114,22 @@ def test_home_lists_checkpoints_and_opens_the_playground(page, e2e, e2e_models, 
     e2e.wait_idle(page)
     assert "/Playground" in page.url and "models=demo-en" in page.url
     assert offline_requests == []
+
+
+def test_csv_download_holds_the_probabilities_shown(page, e2e, e2e_models_dir, e2e_models, tmp_path):
+    """The CSV under a model's probability chart is written when clicked (deferred) and holds the same
+    probabilities the core API computes."""
+    import pandas as pd
+
+    e2e.goto(page, "Playground", models=e2e_models, premise=EN[0], hypothesis=EN[1])
+    page.locator(".st-key-pg_card_0 [data-testid='stMetricValue']").wait_for()
+    e2e.wait_idle(page)
+    with page.expect_download() as info:
+        page.locator(".st-key-pg_dl_probs_0_csv button").click()
+    download = info.value
+    assert download.suggested_filename == f"probabilities-{e2e_models[0]}.csv"
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    got = pd.read_csv(target).set_index("label")["prob"].to_dict()
+    ref = probe([e2e_models_dir / e2e_models[0]], *EN)["models"][0]["probs"]
+    assert got == pytest.approx(ref, abs=1e-6)
