@@ -13,9 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from mlt_core import jobs
+from mlt_core.charts.theme import lang_scale
 from mlt_core.checkpoint import list_checkpoints
 from mlt_core.errors import MltError
 from mlt_core.train import METHODS
+from ui.models import available_checkpoints
 
 LANGS = ("en", "hi", "fr", "es")  # the bundled sample's languages
 XNLI_LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
@@ -27,7 +29,7 @@ def progress_chart(df: pd.DataFrame) -> alt.Chart:
     """Training loss and per-language eval accuracy against step, from `jobs.progress` rows."""
     loss = df.dropna(subset=["loss"]).astype({"loss": float})
     acc = df.dropna(subset=["accuracy"]).astype({"accuracy": float})
-    x = alt.X("step:Q", title="step")
+    x = alt.X("step:Q", title="step", axis=alt.Axis(format="d", tickMinStep=1))
     charts = []
     if len(loss):
         charts.append(alt.Chart(loss).mark_line(point=True).encode(
@@ -35,7 +37,8 @@ def progress_chart(df: pd.DataFrame) -> alt.Chart:
     if len(acc):
         charts.append(alt.Chart(acc).mark_line(point=True).encode(
             x, alt.Y("accuracy:Q", title="eval accuracy", scale=alt.Scale(domain=[0, 1])),
-            alt.Color("lang:N", title="language"),
+            alt.Color("lang:N", title=None, scale=lang_scale(sorted(acc["lang"].unique())),
+                      legend=alt.Legend(orient="bottom", columns=2)),  # the sidebar is narrow
             tooltip=["step", "lang", alt.Tooltip("accuracy:Q", format=".3f")]).properties(height=130))
     return alt.vconcat(*charts)
 
@@ -119,6 +122,7 @@ def _job_body() -> None:
     if active and st.session_state.get("_train_was_active") is None:
         st.session_state["_train_was_active"] = job["id"]
     if not active and st.session_state.pop("_train_was_active", None) == job["id"]:
+        available_checkpoints.clear()  # cached for a few seconds: the rerun would still list the old ones
         st.rerun()  # the job just ended: rerun the whole app so model lists pick up the new checkpoint
 
 

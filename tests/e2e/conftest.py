@@ -8,6 +8,9 @@ Write `tests/e2e/test_<topic>_browser.py` and use:
     goto(page, path="", **query)   open a page of the app and wait until its script has finished
     wait_idle(page)                wait until the current rerun has finished
     shoot(page, name)              save docs/screenshots/<name>.png and return its path
+    start_app(models_dir, log, env)  context manager: a second server on its own models folder; yields its URL
+    open_page(browser, url)          context manager: a fresh 1600x1000 page on that server
+(the helpers are also attributes of the session-wide `e2e` fixture: e2e.goto, e2e.start_app, ...)
 Chromium is Debian's /usr/bin/chromium (never `playwright install`); the tests skip, saying
 why, only when it is missing.
 """
@@ -21,6 +24,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,13 +73,16 @@ def e2e_models(e2e_models_dir) -> list[str]:
     return ["demo-en", "demo-hi"]
 
 
-@pytest.fixture(scope="session")
-def app_url(e2e_models_dir, tmp_path_factory):
-    """Start `streamlit run app.py` on a free port against e2e_models_dir; stop it at the end."""
+@contextmanager
+def start_app(models_dir: Path, log: Path, env: dict | None = None):
+    """Run `streamlit run app.py` on a free port against `models_dir` (output to `log`); yield its URL.
+
+    `env` adds to (or overrides) the server's environment. The server runs in its own process
+    group, which is stopped (SIGTERM, then SIGKILL) on exit.
+    """
     port = _free_port()
-    log = tmp_path_factory.mktemp("e2e-server") / "streamlit.log"
-    env = {**os.environ, "MLT_MODELS_DIR": str(e2e_models_dir), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "MLT_MODELS_DIR": str(models_dir), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", **(env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
@@ -104,6 +111,14 @@ def app_url(e2e_models_dir, tmp_path_factory):
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_models_dir, tmp_path_factory):
+    """Start `streamlit run app.py` on a free port against e2e_models_dir; stop it at the end."""
+    with start_app(e2e_models_dir, tmp_path_factory.mktemp("e2e-server") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -128,14 +143,23 @@ def _warm_app(_browser, app_url):
     ctx.close()
 
 
+@contextmanager
+def open_page(browser, base_url: str, width: int = 1600, height: int = 1000):
+    """A fresh page on `base_url` (own context: own cookies, own Streamlit session); closed on exit."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
+    try:
+        pg = ctx.new_page()
+        pg.set_default_timeout(60_000)
+        yield pg
+    finally:
+        ctx.close()
+
+
 @pytest.fixture
 def page(_browser, app_url, _warm_app):
     """A fresh page (own context: own cookies, own Streamlit session) at 1600x1000."""
-    ctx = _browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=app_url)
-    pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
-    yield pg
-    ctx.close()
+    with open_page(_browser, app_url) as pg:
+        yield pg
 
 
 def wait_idle(page, timeout_ms: int = 90_000) -> None:
@@ -184,12 +208,13 @@ def shoot(page, name: str, full_page: bool = True, max_height: int = 4000) -> Pa
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def e2e():
-    """The helpers as one object: e2e.goto(page, ...), e2e.wait_idle(page), e2e.shoot(page, name)."""
+    """The helpers as one object: e2e.goto(page, ...), e2e.wait_idle(page), e2e.shoot(page, name), and for a
+    test module that needs its own server: e2e.start_app(models_dir, log, env), e2e.open_page(browser, url)."""
     class _H:
         pass
 
     h = _H()
-    h.goto, h.wait_idle, h.shoot = goto, wait_idle, shoot
+    h.goto, h.wait_idle, h.shoot, h.start_app, h.open_page = goto, wait_idle, shoot, start_app, open_page
     return h
