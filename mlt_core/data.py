@@ -125,23 +125,34 @@ def _files_in(folder: Path, split: str, langs: list[str] | None) -> list[Path]:
     raise MltError(f"{folder} has no {name}.tsv (the XNLI-1.0 release layout). {DOWNLOAD_HINT}")
 
 
-def _read(path: Path, langs: list[str] | None) -> pd.DataFrame:
-    """One file as raw columns (id, lang, premise, hypothesis, label, _order, _where)."""
+def read_nli_bytes(raw: bytes, name: str, langs: list[str] | None = None) -> pd.DataFrame:
+    """An uploaded file's bytes (named `name`: its suffix picks the format) as NLI_COLUMNS, parsed in
+    memory with exactly the columns, aliases and row-naming errors of load_nli. Never unpickled."""
+    import io
+
+    df = _read(Path(name), langs, content=io.BytesIO(raw))
+    return _validated(df.sort_values(["lang", "_order"], kind="stable"))
+
+
+def _read(path: Path, langs: list[str] | None, content=None) -> pd.DataFrame:
+    """One file (or `content`, a binary buffer named `path`) as raw columns (id, lang, premise,
+    hypothesis, label, _order, _where)."""
     suffix = path.suffix.lower()
+    src = path if content is None else content
     try:
         if suffix in (".tsv", ".txt"):
             # QUOTE_NONE: XNLI text holds bare quote characters (the Hub loader reads it the same way)
-            raw = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
+            raw = pd.read_csv(src, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
         elif suffix == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+            raw = pd.read_csv(src, dtype=str, keep_default_na=False)
         elif suffix in (".jsonl", ".json"):
-            raw = pd.read_json(path, lines=suffix == ".jsonl" or _is_json_lines(path), dtype=False)
+            raw = pd.read_json(src, lines=suffix == ".jsonl" or _is_json_lines(src), dtype=False)
         elif suffix == ".parquet":
-            raw = pd.read_parquet(path)
+            raw = pd.read_parquet(src)
         else:
             raise MltError(f"{path}: unknown file type {suffix or '(none)'}; use .tsv (XNLI, XNLI-MT), "
                            ".jsonl, .csv or .parquet with columns premise, hypothesis, label")
-    except (ValueError, OSError, pd.errors.ParserError) as e:
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
         raise MltError(f"{path}: cannot read it as {suffix.lstrip('.') or 'data'}: {str(e).splitlines()[0]}") from e
     raw = raw.rename(columns=_renames(list(raw.columns)))
     missing = [c for c in ("premise", "hypothesis", "label") if c not in raw.columns]
@@ -171,8 +182,11 @@ def _renames(columns: list[str]) -> dict[str, str]:
     return renames
 
 
-def _is_json_lines(path: Path) -> bool:
-    with open(path, encoding="utf-8") as f:
+def _is_json_lines(src) -> bool:
+    """A .json file (path or binary buffer) holding one object per line, not one array."""
+    if hasattr(src, "getvalue"):
+        return not src.getvalue()[:1024].lstrip().startswith(b"[")
+    with open(src, encoding="utf-8") as f:
         return not f.read(1024).lstrip().startswith("[")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import io
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -149,7 +151,8 @@ def test_errors_page_without_an_evaluation_offers_one(models_dir):
 
 def test_uploaded_files_are_parsed_in_memory_with_row_named_errors(models_dir):
     from mlt_core.errors import MltError
-    from ui.evaluation import load_data, parse_upload, read_upload
+    from mlt_core.data import read_nli_bytes as read_upload
+    from ui.evaluation import load_data, parse_upload
 
     csv = ("premise,hypothesis,label,lang\nA man sleeps.,A person sleeps.,entailment,en\n"
            "एक आदमी सो रहा है।,कोई सो रहा है।,0,hi\n")
@@ -161,6 +164,15 @@ def test_uploaded_files_are_parsed_in_memory_with_row_named_errors(models_dir):
         read_upload(b'{"premise": "a", "label": 1, "lang": "en"}\n', "x.jsonl")
     with pytest.raises(MltError, match="unknown file type"):
         read_upload(b"\x80\x04pickle", "evil.pkl")
+    as_array = '[{"premise": "a", "hypothesis": "b", "label": "neutral", "lang": "en"}]'.encode()
+    assert read_upload(as_array, "x.json")["label"].tolist() == [1]  # a JSON array as well as JSON lines
+    buf = io.BytesIO()
+    pd.DataFrame({"sentence1": ["a", "c"], "sentence2": ["b", "d"], "gold_label": [2, "entailment"]}).astype(str) \
+        .to_parquet(buf)
+    df = read_upload(buf.getvalue(), "train.hi.parquet")  # aliases and the language in the name, as load_nli
+    assert df[["lang", "premise", "label"]].values.tolist() == [["hi", "a", 2], ["hi", "c", 0]]
+    with pytest.raises(MltError, match="cannot read it as csv"):
+        read_upload("premise,hypothesis\n".encode("utf-16"), "wide.csv")
     data_id = parse_upload("mine.csv", csv.encode())  # kept in the store, so the Errors page can read it back
     st.cache_data.clear()
     assert load_data(data_id, ("hi",), None)["premise"].tolist() == ["एक आदमी सो रहा है।"]

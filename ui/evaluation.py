@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from mlt_core import store
-from mlt_core.data import XNLI_LANGS  # noqa: F401  (the page offers these for the Hub dataset)
+from mlt_core.data import XNLI_LANGS, read_nli_bytes  # noqa: F401  (XNLI_LANGS: the page offers them for the Hub)
 from mlt_core.errors import MltError
 from ui.download import figure_downloads
 from ui.models import get_checkpoint
@@ -47,50 +47,11 @@ def safe_data_path(rel: str) -> str:
     return str(p)
 
 
-def read_upload(raw: bytes, name: str) -> pd.DataFrame:
-    """Parse an uploaded NLI file in memory (JSONL/JSON, CSV, or TSV in the XNLI layout); never unpickled.
-
-    Same columns, aliases and row-naming errors as `mlt_core.data.load_nli` (its helpers are reused).
-    """
-    import csv
-    import io
-
-    from mlt_core import data as D
-
-    suffix = Path(name).suffix.lower()
-    buf = io.BytesIO(raw)
-    try:
-        if suffix in (".tsv", ".txt"):
-            df = pd.read_csv(buf, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
-        elif suffix == ".csv":
-            df = pd.read_csv(buf, dtype=str, keep_default_na=False)
-        elif suffix in (".jsonl", ".json"):
-            df = pd.read_json(buf, lines=not raw.lstrip()[:1] == b"[", dtype=False)
-        else:
-            raise MltError(f"{name}: unknown file type {suffix or '(none)'}; upload .jsonl, .csv or .tsv")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise MltError(f"{name}: cannot read it as {suffix.lstrip('.')}: {str(e).splitlines()[0][:200]}") from None
-    df = df.rename(columns=D._renames([str(c) for c in df.columns]))
-    missing = [c for c in ("premise", "hypothesis", "label") if c not in df.columns]
-    if missing:
-        raise MltError(f"{name}: missing column(s) {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
-    if "lang" not in df.columns:
-        df["lang"] = D._lang_from_name(Path(name), None)
-    df["lang"] = df["lang"].astype(str).str.strip()
-    if "id" not in df.columns:
-        df["id"] = [f"row-{i:06d}" for i in df.groupby("lang", sort=False).cumcount()]
-    n = pd.Series(range(len(df)), index=df.index)
-    first_line = 1 if suffix in (".jsonl", ".json") else 2
-    where = f"{name}: row " + (n + 1).astype(str) + " (line " + (n + first_line).astype(str) + ")"
-    df = df.assign(_order=n, _where=where).sort_values(["lang", "_order"], kind="stable")
-    return D._validated(df)
-
-
 def parse_upload(name: str, raw: bytes) -> str:
     """Parse an upload (in memory), keep it in the store under its content hash, return its data id."""
     key = store.fingerprint("upload", name, hashlib.sha256(raw).hexdigest())
     if store.read_frame("uploads", key) is None:
-        store.write_frame("uploads", key, read_upload(raw, name))
+        store.write_frame("uploads", key, read_nli_bytes(raw, name))
     return f"{UPLOAD_PREFIX}{key}:{Path(name).name}"
 
 
@@ -128,8 +89,8 @@ def data_picker(key: str = "ev") -> str:
     if kind == "File under data/":
         return "data/" + st.selectbox("File", files, key=f"{key}_data_file")
     if kind == "Upload a file":
-        up = st.file_uploader("JSONL, CSV or TSV with premise, hypothesis, label (+ lang, id)",
-                              type=["jsonl", "json", "csv", "tsv", "txt"], key=f"{key}_upload")
+        up = st.file_uploader("JSONL, CSV, TSV or Parquet with premise, hypothesis, label (+ lang, id)",
+                              type=["jsonl", "json", "csv", "tsv", "txt", "parquet"], key=f"{key}_upload")
         return parse_upload(up.name, up.getvalue()) if up is not None else ""
     return "xnli" if kind.startswith("XNLI") else "sample"
 
