@@ -10,7 +10,9 @@ Measured in one run, against baselines measured in the same run:
              bertviz, language neurons) from the two cached forwards; then the cost of opening another
              tab (a fragment rerun that recomputes nothing). AppTest timing (in-process script runs:
              no browser, no websocket) and, when /usr/bin/chromium exists, a real browser (typing +
-             Ctrl+Enter until the page is idle and every tab's chart / chips / bertviz SVG is drawn);
+             Ctrl+Enter until the open tab is drawn, then each tab clicked until its view is visible;
+             bertviz draws its SVG when shown or in idle time from 1.5 s on, so it is also timed at a
+             speaker's pace); and Streamlit's own browser overhead on an empty page;
   streamlit  an empty page (Streamlit's own per-run overhead) under AppTest;
   rerun      a display option changed (normalisation toggle, layer/head): must run no model
              (FORWARD_CALLS counted).
@@ -24,6 +26,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from common import full_size_xlmr, pair_of_length  # noqa: E402
 
+CHROMIUM = Path("/usr/bin/chromium")
 TABS_AFTER_FIRST = ["Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz"]
 N_CHARTS = 8  # 2 probability bars, 2 entropy heatmaps + their difference, similarity, 2 attention patterns
 SUBJECTS = ["someone", "a person", "nobody", "the boy", "a girl", "the man", "a child", "the woman", "people"]
@@ -182,30 +186,32 @@ def bertviz_sizes(path: Path, pair) -> dict:
     return sizes
 
 
-def browser_playground(models_dir: Path, names, pairs, base: BareForwards) -> dict | None:
-    """Real Chromium against `streamlit run app.py`: type + Ctrl+Enter until idle and drawn."""
+EMPTY_APP = """import streamlit as st
+h = st.text_area("Hypothesis (Ctrl+Enter to run)", key="h")
+st.query_params["hypothesis"] = h
+st.write(h)
+"""
+STATE_JS = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
+URL_HAS = "(h) => new URLSearchParams(location.search).get('hypothesis') === h"
+
+
+@contextmanager
+def served(script: str, cwd: Path, env: dict):
+    """`streamlit run script` headless on a free port; yields its URL; stopped on exit."""
     import signal
     import socket
     import subprocess
-    import urllib.parse
     import urllib.request
-
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        return None
-    from playwright.sync_api import sync_playwright
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "MLT_MODELS_DIR": str(models_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    out: dict = {"first": [], "all": [], "tabs": {t: [] for t in TABS_AFTER_FIRST}, "base": []}
     try:
         for _ in range(300):
             try:
@@ -213,60 +219,122 @@ def browser_playground(models_dir: Path, names, pairs, base: BareForwards) -> di
                 break
             except OSError:
                 time.sleep(0.2)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(chromium), args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync"])
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(600_000)
-            state = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
-
-            def until_idle(extra_selector: str | None = None) -> None:
-                page.wait_for_function(f"({state})() === 'notRunning'", polling=20)
-                if extra_selector:
-                    page.locator(extra_selector).first.wait_for()
-
-            q = urllib.parse.urlencode({"models": list(names), "premise": pairs[0][0], "hypothesis": pairs[0][1]},
-                                       doseq=True)
-            t = time.perf_counter()
-            page.goto(f"{url}/Playground?{q}")
-            page.locator(".st-key-pg_card_1 [data-testid='stMetricValue']").wait_for()
-            until_idle(".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg")
-            out["load"] = time.perf_counter() - t
-            drawn = {"Similarity 1 vs 2": ".st-key-pg_similarity_chart canvas, .st-key-pg_similarity_chart svg",
-                     "Tokens": ".st-key-pg_tokens_1 .tok",
-                     "Attention pattern": ".st-key-pg_attn_chart_1 canvas, .st-key-pg_attn_chart_1 svg"}
-            url_has = "(h) => new URLSearchParams(location.search).get('hypothesis') === h"
-            for p, h in pairs[1:]:
-                page.get_by_role("tab", name="Attention entropy").click()
-                until_idle(".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg")
-                assert page.get_by_label("Premise").input_value() == p  # variants differ in the hypothesis only
-                box = page.get_by_label("Hypothesis (Ctrl+Enter to run)")
-                box.fill(h)
-                out["base"].append(base((p, h)))
-                t0 = time.perf_counter()
-                box.press("Control+Enter")
-                page.wait_for_function(url_has, arg=h, polling=10)  # the run's last act: publish the URL
-                until_idle(".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg")
-                first = time.perf_counter() - t0
-                total = first
-                for tab in TABS_AFTER_FIRST:
-                    t1 = time.perf_counter()
-                    page.get_by_role("tab", name=tab).click()  # drawn in the same run: wait until visible
-                    if tab == "bertviz":
-                        page.frame_locator("iframe[title^='bertviz']").locator("svg text").first.wait_for()
-                    else:
-                        page.locator(drawn[tab]).first.wait_for()
-                    dt = time.perf_counter() - t1
-                    out["tabs"][tab].append(dt)
-                    total += dt
-                    until_idle()  # the tab switch's fragment rerun (it only updates the URL): not timed
-                out["first"].append(first)
-                out["all"].append(total)
-            browser.close()
+        yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def chromium_page(pw):
+    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"])
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(600_000)
+    return browser, page
+
+
+def browser_empty(n: int = 8) -> float | None:
+    """Streamlit's own cost in the browser: a page with one text area, type + Ctrl+Enter until the run has
+    published the URL and finished (the same measurement as the Playground's)."""
+    import tempfile
+
+    if not CHROMIUM.exists():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as d, sync_playwright() as pw:
+        (Path(d) / "empty.py").write_text(EMPTY_APP)
+        with served("empty.py", Path(d), dict(os.environ)) as url:
+            browser, page = chromium_page(pw)
+            page.goto(url)
+            box = page.get_by_label("Hypothesis (Ctrl+Enter to run)")
+            box.wait_for()
+            ts = []
+            for i in range(n):
+                box.fill(f"someone is eating {i}")
+                t0 = time.perf_counter()
+                box.press("Control+Enter")
+                page.wait_for_function(URL_HAS, arg=f"someone is eating {i}", polling=10)
+                page.wait_for_function(f"({STATE_JS})() === 'notRunning'", polling=20)
+                ts.append(time.perf_counter() - t0)
+            browser.close()
+    return med(ts[2:])
+
+
+def browser_playground(models_dir: Path, names, pairs, base: BareForwards) -> dict | None:
+    """Real Chromium against `streamlit run app.py`: type + Ctrl+Enter until idle and drawn."""
+    import urllib.parse
+
+    if not CHROMIUM.exists():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    out: dict = {"first": [], "all": [], "tabs": {t: [] for t in TABS_AFTER_FIRST}, "base": []}
+    with served("app.py", ROOT, {**os.environ, "MLT_MODELS_DIR": str(models_dir)}) as url, \
+            sync_playwright() as pw:
+        browser, page = chromium_page(pw)
+        state = STATE_JS
+
+        def until_idle(extra_selector: str | None = None) -> None:
+            page.wait_for_function(f"({state})() === 'notRunning'", polling=20)
+            if extra_selector:
+                page.locator(extra_selector).first.wait_for()
+
+        q = urllib.parse.urlencode({"models": list(names), "premise": pairs[0][0], "hypothesis": pairs[0][1]},
+                                   doseq=True)
+        t = time.perf_counter()
+        page.goto(f"{url}/Playground?{q}")
+        page.locator(".st-key-pg_card_1 [data-testid='stMetricValue']").wait_for()
+        until_idle(".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg")
+        out["load"] = time.perf_counter() - t
+        drawn = {"Similarity 1 vs 2": ".st-key-pg_similarity_chart canvas, .st-key-pg_similarity_chart svg",
+                 "Tokens": ".st-key-pg_tokens_1 .tok",
+                 "Attention pattern": ".st-key-pg_attn_chart_1 canvas, .st-key-pg_attn_chart_1 svg"}
+        url_has = URL_HAS
+        for p, h in pairs[1:]:
+            page.get_by_role("tab", name="Attention entropy").click()
+            until_idle(".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg")
+            assert page.get_by_label("Premise").input_value() == p  # variants differ in the hypothesis only
+            box = page.get_by_label("Hypothesis (Ctrl+Enter to run)")
+            box.fill(h)
+            out["base"].append(base((p, h)))
+            t0 = time.perf_counter()
+            box.press("Control+Enter")
+            page.wait_for_function(url_has, arg=h, polling=10)  # the run's last act: publish the URL
+            until_idle(".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg")
+            first = time.perf_counter() - t0
+            total = first
+            for tab in TABS_AFTER_FIRST:
+                t1 = time.perf_counter()
+                page.get_by_role("tab", name=tab).click()  # drawn in the same run: wait until visible
+                if tab == "bertviz":
+                    page.frame_locator("iframe[title^='bertviz']").locator("svg text").first.wait_for()
+                else:
+                    page.locator(drawn[tab]).first.wait_for()
+                dt = time.perf_counter() - t1
+                out["tabs"][tab].append(dt)
+                total += dt
+                until_idle()  # the tab switch's fragment rerun (it only updates the URL): not timed
+            out["first"].append(first)
+            out["all"].append(total)
+        # at a speaker's pace: Enter, look at the predictions for 2 s, then open bertviz
+        out["bertviz_paced"] = []
+        for p, h in pairs[1:]:
+            page.get_by_role("tab", name="Attention entropy").click()
+            until_idle(".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg")
+            box = page.get_by_label("Hypothesis (Ctrl+Enter to run)")
+            box.fill(h + " ")
+            box.press("Control+Enter")
+            page.wait_for_function(url_has, arg=h + " ", polling=10)
+            until_idle(".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg")
+            page.wait_for_timeout(2000)
+            t1 = time.perf_counter()
+            page.get_by_role("tab", name="bertviz").click()
+            page.frame_locator("iframe[title^='bertviz']").locator("svg text").first.wait_for()
+            out["bertviz_paced"].append(time.perf_counter() - t1)
+            until_idle()
+        browser.close()
     return out
 
 
@@ -295,6 +363,7 @@ def main() -> None:
     sizes = bertviz_sizes(paths[0], pairs[1])
     app = apptest_playground(models_dir, names, pairs, baseline)
     web = None if args.no_browser else browser_playground(models_dir, names, pairs, baseline)
+    empty_web = None if args.no_browser else browser_empty()
     base = med(app["base"] + (web["base"] if web else []))
 
     r = lambda x: f"{x * 1000:.0f} ms"  # noqa: E731
@@ -316,11 +385,16 @@ def main() -> None:
     print(f"| AppTest: display option changed (toggle / layer / head) | {r(med(app['option_rerun']))} | "
           f"{med(app['option_rerun']) / base:.2f}x |")
     if web:
+        if empty_web:
+            print(f"| browser: Streamlit empty page (a text area; Ctrl+Enter -> run finished) | {r(empty_web)} | "
+                  f"{empty_web / base:.2f}x |")
         print(f"| browser: new pair (Ctrl+Enter) -> predictions + entropy drawn | {r(med(web['first']))} | "
               f"{ratio(web['first'], web['base'])} |")
         for tab in TABS_AFTER_FIRST:
             print(f"| browser: then click tab {tab} -> visible | {r(med(web['tabs'][tab]))} | "
                   f"{ratio(web['tabs'][tab], web['base'])} |")
+        print(f"| browser: at a speaker's pace (2 s after Enter) click tab bertviz -> visible | "
+              f"{r(med(web['bertviz_paced']))} | {med(web['bertviz_paced']) / base:.2f}x |")
         print(f"| **browser: new pair -> every tab seen (Enter, then 4 tab clicks)** | **{r(med(web['all']))}** | **{ratio(web['all'], web['base'])}** |")
     print(f"\nFirst open (loading both checkpoints): AppTest {app['load']:.1f} s"
           + (f", browser {web['load']:.1f} s" if web else "") + ".")

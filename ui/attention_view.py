@@ -46,6 +46,16 @@ function mltParams(p) {
   }
   return p;
 }
+function mltWhenShown(draw) {
+  // In a closed Streamlit tab this frame has no size: draw (thousands of SVG lines) when it is shown,
+  // or in the browser's idle time from 1.5 s on, so the charts of the open tab are drawn first
+  let done = false;
+  const once = () => { if (!done) { done = true; draw(); } };
+  if (window.innerWidth > 0) { once(); return; }
+  const watch = new ResizeObserver(() => { if (window.innerWidth > 0) { watch.disconnect(); once(); } });
+  watch.observe(document.documentElement);
+  setTimeout(() => (window.requestIdleCallback || setTimeout)(once, {timeout: 3000}), 1500);
+}
 """
 _FILTERS = ["All", "Sentence A -> Sentence A", "Sentence B -> Sentence B", "Sentence A -> Sentence B",
             "Sentence B -> Sentence A"]
@@ -110,7 +120,8 @@ def bertviz_html(view: str, tokens: list[str], attn: np.ndarray, layers: list[in
     doc = (f'<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
            f'<body style="margin:0;zoom:{zoom};font-family:{FONTS}">'
            f'<div id="{vis_id}" style="font-family:{FONTS}"><span style="user-select:none">{layer_select} {select}'
-           f"</span><div id='vis'></div></div>{_vendor_js()}<script>{_SHIM}</script><script>{js}</script></body></html>")
+           f"</span><div id='vis'></div></div>{_vendor_js()}<script>{_SHIM}</script>"
+           f"<script>mltWhenShown(function () {{\n{js}\n}});</script></body></html>")
     if view == "head":
         height = int(n * 22.5 + 30 + 50)
     else:

@@ -133,3 +133,14 @@ def test_csv_download_holds_the_probabilities_shown(page, e2e, e2e_models_dir, e
     got = pd.read_csv(target).set_index("label")["prob"].to_dict()
     ref = probe([e2e_models_dir / e2e_models[0]], *EN)["models"][0]["probs"]
     assert got == pytest.approx(ref, abs=1e-6)
+
+
+def test_bertviz_in_a_closed_tab_draws_when_opened(page, e2e, e2e_models, offline_requests):
+    """bertviz arrives with every other view but draws its SVG only once shown (or when the browser is idle)."""
+    e2e.goto(page, "Playground", models=e2e_models, premise=EN[0], hypothesis=EN[1])
+    frame = page.frame_locator("iframe[title^='bertviz head view']")
+    frame.locator("#vis").wait_for(state="attached")  # sent in the same run as the open tab
+    page.get_by_role("tab", name="bertviz").click()
+    frame.locator("svg text").first.wait_for()
+    assert frame.locator("svg *").count() > 50
+    assert offline_requests == []
