@@ -1,4 +1,5 @@
-"""The same train command under `torchrun --nproc_per_node 2` (CPU, gloo) writes the same kind of checkpoint."""
+"""The same train command under `torchrun --nproc_per_node 2` and under `accelerate launch --multi_gpu
+--num_processes 2` (CPU, gloo) writes the same kind of checkpoint as one process."""
 import json
 import os
 import subprocess
@@ -20,11 +21,22 @@ def shapes(path: Path) -> dict:
         return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
 
 
-def test_torchrun_two_processes_match_single(tiny_xlmr, tmp_path):
+LAUNCHERS = {
+    "torchrun": ["torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
+    # --multi_gpu is accelerate's multi-process mode; with --cpu on our side the processes use gloo
+    # (`accelerate launch --cpu` alone would start a single process)
+    "accelerate": ["accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"],
+}
+
+
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_two_processes_match_single(launcher, tiny_xlmr, tmp_path):
     models = tmp_path / "models"
     env = {**os.environ, "MLT_MODELS_DIR": str(models), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+           "HF_HOME": str(tmp_path / "hf"),  # no accelerate config file of the user's steers the launch
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+    cmd = [sys.executable, "-m", *LAUNCHERS[launcher],
            "-m", "mlt_core", "train", "--base", str(tiny_xlmr), "--name", "ddp", *ARGS]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
