@@ -144,3 +144,31 @@ def test_bertviz_in_a_closed_tab_draws_when_opened(page, e2e, e2e_models, offlin
     frame.locator("svg text").first.wait_for()
     assert frame.locator("svg *").count() > 50
     assert offline_requests == []
+
+
+def test_two_tabs_at_once_keep_their_own_pairs(e2e, _browser, app_url, _warm_app, e2e_models_dir, e2e_models):
+    """Two browser sessions typing different pairs at the same time each show their own predictions."""
+    en, hi = _pairs()
+    paths = [e2e_models_dir / n for n in e2e_models]
+    with e2e.open_page(_browser, app_url) as a, e2e.open_page(_browser, app_url) as b:
+        for pg in (a, b):
+            e2e.goto(pg, "Playground", models=e2e_models)
+        for pg, (premise, hypothesis) in ((a, en), (b, hi)):  # fill both, then run both without waiting
+            pg.get_by_label("Premise").fill(premise)
+            pg.get_by_label("Hypothesis (Ctrl+Enter to run)").fill(hypothesis)
+        for pg in (a, b):
+            pg.get_by_label("Premise").press("Control+Enter")
+        for pg in (a, b):
+            e2e.wait_idle(pg)
+            pg.get_by_label("Hypothesis (Ctrl+Enter to run)").press("Control+Enter")
+        shown = {}
+        for name, pg, pair in (("en", a, en), ("hi", b, hi)):
+            pg.wait_for_function("(h) => new URLSearchParams(location.search).get('hypothesis') === h", arg=pair[1])
+            e2e.wait_idle(pg)
+            assert pg.get_by_label("Premise").input_value() == pair[0]
+            ref = probe(paths, *pair)["models"]
+            assert _shown_labels(pg, 2) == [m["label"] for m in ref]
+            shown[name] = [pg.locator(f".st-key-pg_card_{i}").get_by_text("confidence").inner_text().strip()
+                           for i in range(2)]
+            assert shown[name] == [f"confidence {max(m['probs'].values()):.1%}" for m in ref]
+        assert shown["en"] != shown["hi"]  # the two sessions really show different results
