@@ -37,7 +37,7 @@ st.subheader("Across checkpoints: do tuned models still use the base model's neu
 st.caption("Neurons identified on every checkpoint over the same bundled text. Left: how often the first "
            "checkpoint's (the base's) L neurons fire on L text inside each checkpoint. Right: each checkpoint's "
            "own re-identified neurons vs the base's (Jaccard).")
-demo = [n for n in ("demo-base", "demo-en", "demo-hi") if n in paths]
+demo = [n for n in ("demo-base", "demo-en", "demo-hi", "demo-en-hi") if n in paths]
 render_comparison(paths, demo if len(demo) >= 2 else list(dict.fromkeys([name, *selected]))[:3])
 
 state.publish("neurons", {"ckpt": name})

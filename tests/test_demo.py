@@ -30,9 +30,10 @@ def test_builds_every_checkpoint(demo):
         assert meta["demo_version"] == DEMO_VERSION and meta["demo_size"] == "quick"
     base = json.loads((out / "demo-base" / "mlt.json").read_text())
     assert base["role"] == "base" and base["untrained_head"] is True and "untrained" in base["head"]
-    for name, langs in (("demo-en", ["en"]), ("demo-hi", ["hi"])):
+    for name, langs in (("demo-en", ["en"]), ("demo-hi", ["hi"]), ("demo-en-hi", ["en", "hi"])):
         meta = json.loads((out / name / "mlt.json").read_text())
         assert meta["train_langs"] == langs and meta["method"] == "full" and meta["role"] == "fine-tuned"
+        assert meta["hyperparameters"]["train_pairs"] == 60  # the same pair budget, split over its languages
         assert set(meta["metrics"]["accuracy"]) == {"en", "hi", "fr", "es"}
         assert meta["base"].endswith("demo-base") and meta["head"].startswith("new")
     assert any("built in" in l for l in lines) and any("masked-LM warm-up" in l for l in lines)
