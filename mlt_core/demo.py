@@ -171,7 +171,8 @@ def _finetune(name: str, base: Path, out: Path, size: DemoSize, seed: int, commo
                       data="sample", epochs=size.epochs, lr=size.lr, batch_size=size.batch_size, seed=seed,
                       max_length=size.max_positions, train_size=size.train_size // len(langs), evals=size.evals,
                       eval_limit=size.eval_limit, output_dir=str(out), overwrite=True, cpu=True)
-    train(cfg, log=lambda m: say(f"[demo] {m}"), extra_meta=common)
+    # the base by its name: the folder it was built in (a temp dir, another clone) means nothing later
+    train(cfg, log=lambda m: say(f"[demo] {m}"), extra_meta={**common, "base": "demo-base"})
 
 
 def _finetune_all(base: Path, out: Path, size: DemoSize, seed: int, common: dict, log, parallel: bool) -> None:

@@ -93,6 +93,10 @@ def ablation_chart(df: pd.DataFrame) -> alt.Chart:
                                           width=80 * len(cols) + 40, height=50 * len(rows) + 20))
 
 
+# grouped bars (xOffset) size themselves by a step per bar: "fit-x" makes them as wide as their column
+FIT_GROUPS = alt.AutoSizeParams(type="fit-x", contains="padding")
+
+
 def compare_probs_chart(df: pd.DataFrame) -> alt.Chart:
     """Activation probability of the base model's language-L neurons on L text, per checkpoint.
 
@@ -106,7 +110,7 @@ def compare_probs_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("prob:Q", title="mean activation probability"),
         color=alt.Color("checkpoint:N", scale=model_scale(names), sort=names, legend=alt.Legend(orient="top")),
         tooltip=["checkpoint", "set_lang", "neurons", alt.Tooltip("prob:Q", format=".3f")],
-    ).properties(height=300))
+    ).properties(height=300, autosize=FIT_GROUPS))
 
 
 def jaccard_chart(df: pd.DataFrame) -> alt.Chart:
@@ -121,4 +125,4 @@ def jaccard_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("jaccard:Q", scale=alt.Scale(domain=[0, 1]), title="Jaccard overlap"),
         color=alt.Color("checkpoint:N", scale=model_scale(names), sort=names, legend=alt.Legend(orient="top")),
         tooltip=["checkpoint", "lang", "neurons", "base_neurons", "shared", alt.Tooltip("jaccard:Q", format=".2f")],
-    ).properties(height=300))
+    ).properties(height=300, autosize=FIT_GROUPS))
