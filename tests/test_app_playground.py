@@ -274,11 +274,19 @@ def test_url_reopens_the_same_view(models_dir):
     assert at.text_area(key="pg_hypothesis").value == "Nobody is eating."
     assert at.session_state["pg_view"] == "Tokens" and at.session_state["pg_norm"] is False
     assert [m.label for m in at.metric] == ["m-b", "m-a"]
-    assert any("ignored layer='x'" in w.value for w in at.warning)
+    assert any("layer='x'" in w.value and w.value.startswith("Ignored ") for w in at.warning)
     at.text_area(key="pg_hypothesis").set_value("Someone is eating.").run()
     qp = at.query_params
     assert qp["hypothesis"] == "Someone is eating." and qp["models"] == ["m-b", "m-a"] and qp["view"] == "Tokens"
     assert qp["norm"] == "0"
+
+
+def test_everything_wrong_with_a_link_is_one_warning(models_dir):
+    at = open_link(models=["m-a", "../../etc"], layer="x", head="-5", view="nope")
+    assert [w.value for w in at.warning] == [
+        "Ignored view='nope', layer='x', head='-5' from the link; the link names unknown model(s) ../../etc; "
+        "pick models on the Home page."]
+    assert not at.exception and at.session_state["pg_view"] == "Attention entropy"  # the default view, not "nope"
 
 
 def test_a_stale_url_of_ours_never_overwrites_what_was_typed(models_dir):

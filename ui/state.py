@@ -66,17 +66,20 @@ def set_selected_models(paths: list[str]) -> None:
 
 
 def restore(page: str, spec: Spec, models: bool = True) -> list[str]:
-    """Seed session state from the URL if it changed since this page last wrote it; returns notes."""
+    """Seed session state from the URL if it changed since this page last wrote it; returns notes
+    (at most one, listing everything the link held that could not be used)."""
     url, ours = _url(), st.session_state.setdefault(f"_url_{page}", [])
     if url in ours:
         return []
-    notes = []
+    ignored, notes = [], []
     for param, (key, parse) in spec.items():
         if param in url and url[param]:
             try:
                 st.session_state[key] = parse(url[param][-1])
             except (ValueError, TypeError):
-                notes.append(f"ignored {param}={url[param][-1]!r} from the link")
+                ignored.append(f"{param}={url[param][-1]!r}")
+    if ignored:
+        notes.append(f"ignored {', '.join(ignored)} from the link")
     if models and url.get(MODELS_PARAM):
         paths, unknown = models_from_names(url[MODELS_PARAM])
         if unknown:
@@ -84,7 +87,10 @@ def restore(page: str, spec: Spec, models: bool = True) -> list[str]:
         if paths:
             set_selected_models(paths)
     _remember(page, url)
-    return notes
+    if not notes:
+        return []
+    text = "; ".join(notes) + "."
+    return [text[0].upper() + text[1:]]
 
 
 def _remember(page: str, url: dict) -> None:
