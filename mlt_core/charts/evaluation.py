@@ -15,8 +15,15 @@ DASH_LEGEND = alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolStrokeC
 
 
 def style(chart):
-    """The shared theme plus readable facet headers (row/column labels)."""
-    return _theme_style(chart).configure_header(labelFontSize=FONT_SIZE - 1, titleFontSize=FONT_SIZE)
+    """The shared theme plus readable facet headers (row/column labels), legends above the plot: these
+    charts are panels side by side, and a legend on the right pushed them past a 1280-px projector's column."""
+    return _theme_style(chart).configure_header(labelFontSize=FONT_SIZE - 1, titleFontSize=FONT_SIZE).configure_legend(
+        orient="top", labelFontSize=FONT_SIZE - 2, titleFontSize=FONT_SIZE)
+
+
+def _wrap(n: int) -> int:
+    """Panels per row: side by side up to 2 (a third would not fit a projector's column)."""
+    return 2 if n > 2 else max(n, 1)
 
 
 def _models(df: pd.DataFrame) -> list[str]:
@@ -87,9 +94,9 @@ def per_label_chart(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("lang:N", sort=_langs(df), title=None, axis=FLAT), xOffset=alt.XOffset("label:N", sort=list(LABEL_COLORS)),
         y=alt.Y("accuracy:Q", axis=PCT, scale=alt.Scale(domain=[0, 1]), title="recall"),
         color=alt.Color("label:N", scale=label_scale()),
-        column=alt.Column("model:N", sort=_models(df), title=None),
+        facet=alt.Facet("model:N", sort=_models(df), title=None, columns=_wrap(len(_models(df)))),
         tooltip=["model", "lang", "label", alt.Tooltip("accuracy:Q", format=".3f")],
-    ).properties(width=max(200, 90 * len(_langs(df))), height=220, title="Accuracy per gold label"))
+    ).properties(width=max(200, 80 * len(_langs(df))), height=220, title="Accuracy per gold label"))
 
 
 def confusion_chart(df: pd.DataFrame) -> alt.Chart:
@@ -102,7 +109,7 @@ def confusion_chart(df: pd.DataFrame) -> alt.Chart:
                                             alt.Tooltip("rate:Q", format=".2f")])
     text = base.mark_text(fontSize=13).encode(
         text="count:Q", color=alt.condition("datum.rate > 0.6", alt.value("white"), alt.value("black")))
-    return style(alt.layer(rect, text, data=df).properties(width=150, height=150).facet(
+    return style(alt.layer(rect, text, data=df).properties(width=140, height=140).facet(
         row=alt.Row("model:N", sort=_models(df), title=None), column=alt.Column("lang:N", sort=_langs(df), title=None)
     ).properties(title="Confusion matrices"))
 
@@ -121,7 +128,7 @@ def reliability_chart(df: pd.DataFrame) -> alt.Chart:
             tooltip=["lang", "bin", "count", alt.Tooltip("confidence:Q", format=".3f"),
                      alt.Tooltip("accuracy:Q", format=".3f")])
         panels.append((diag + pts).properties(width=260, height=260, title=m))
-    return style(alt.hconcat(*panels).properties(title="Reliability diagrams"))
+    return style(alt.concat(*panels, columns=_wrap(len(panels))).properties(title="Reliability diagrams"))
 
 
 def confidence_histogram(df: pd.DataFrame) -> alt.Chart:
@@ -131,7 +138,7 @@ def confidence_histogram(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("count:Q", stack=True, title="examples"), color=alt.Color("outcome:N", scale=OUTCOME),
         row=alt.Row("model:N", sort=_models(df), title=None), column=alt.Column("lang:N", sort=_langs(df), title=None),
         tooltip=["model", "lang", "outcome", "count", alt.Tooltip("lo:Q", format=".2f")],
-    ).properties(width=180, height=110, title="Confidence: correct vs wrong"))
+    ).properties(width=150, height=110, title="Confidence: correct vs wrong"))
 
 
 def calibration_chart(df: pd.DataFrame) -> alt.Chart:
@@ -144,7 +151,7 @@ def calibration_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("value:Q", title=None), color=alt.Color("model:N", scale=model_scale(models)),
         column=alt.Column("metric:N", sort=cols, title=None),
         tooltip=["model", "lang", "metric", alt.Tooltip("value:Q", format=".3f")],
-    ).resolve_scale(y="independent").properties(width=170, height=200, title="Calibration"))
+    ).resolve_scale(y="independent").properties(width=150, height=200, title="Calibration"))
 
 
 def entropy_chart(df: pd.DataFrame, value: str = "entropy_norm") -> alt.Chart:
