@@ -3,6 +3,7 @@ import streamlit as st
 
 from mlt_core.attribute import METHODS
 from mlt_core.charts.attributions import METRICS, chips_html, faithfulness_bars, faithfulness_lines, legend_html
+from mlt_core.faithfulness import EPS
 from mlt_core.labels import LABELS
 from ui import attributions as A
 from ui import state
@@ -71,6 +72,11 @@ for col, (path, res) in zip(st.columns(len(paths)), results.items()):
     col.markdown(f"**{name}**: p({res['target']}) = {res['probs'][res['target']]:.3f}, "
                  f"S0 = {res['summary']['S0'].dropna().iloc[0]:.3f}" if res["summary"]["S0"].notna().any() else name)
     table = A.summary_table(res["summary"])
+    s0 = res["summary"]["S0"].dropna()
+    if len(s0) and 1.0 - float(s0.iloc[0]) < EPS:
+        col.info(f"NS and NC are undefined for {name} on this pair: with every token erased it is at least as sure "
+                 f"of {res['target']} as with all of them (S0 = 1), and both are divided by 1 − S0. Try another "
+                 "pair; the dataset-scale means below leave such pairs out.")
     col.dataframe(table, hide_index=True, key=f"attr_faith_{name}",
                   column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:5]})
     if len(res["per_ratio"]):

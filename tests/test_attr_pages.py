@@ -131,3 +131,24 @@ def test_tokenizers_page_refuses_paths_and_reports_offline(models):
     assert "local paths are not accepted" in errors and "offline" in errors
     assert sorted(frames(at, "fertility")[0]["tokenizer"]) == ["demo-en", "demo-hi"]  # the rest still shown
     assert any("No dataset-scale faithfulness" in i.value for i in at.info)
+
+
+def test_undefined_faithfulness_is_explained(models, monkeypatch):
+    """S0 = 1 (the empty input is as sure as the full one) makes NS/NC undefined: the page says why."""
+    import mlt_core.faithfulness as F
+
+    real = F.faithfulness
+
+    def empty_input_just_as_sure(ckpt, *a, **k):
+        res = real(ckpt, *a, **k)
+        if Path(ckpt.source).name == "demo-en":
+            res["summary"] = res["summary"].assign(S0=1.0, NS=np.nan, NC=np.nan)
+        return res
+
+    monkeypatch.setattr(F, "faithfulness", empty_input_just_as_sure)
+    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2)
+    assert not at.exception
+    undefined = [i.value for i in at.info if "undefined" in i.value]
+    assert any("for demo-en" in u and "S0 = 1" in u for u in undefined)
+    s0_hi = float(real(load_checkpoint(models[1]), P, H, steps=2)["summary"]["S0"].dropna().iloc[0])  # not patched
+    assert any("for demo-hi" in u for u in undefined) == (1.0 - s0_hi < F.EPS)

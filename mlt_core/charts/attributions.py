@@ -75,7 +75,8 @@ def faithfulness_lines(per_ratio: pd.DataFrame, metric: str = "NC") -> alt.Chart
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("pct:Q", title="rationale size (% of tokens)", scale=alt.Scale(type="log")),
         y=alt.Y(f"{metric}:Q", title=METRICS.get(metric, metric).replace(" (AOPC)", ""), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("method:N", scale=method_scale(methods)),
+        color=alt.Color("method:N", scale=method_scale(methods),  # on top: two of these share a row
+                        legend=alt.Legend(orient="top", columns=3)),
         strokeDash=alt.StrokeDash("floor:N", legend=None),
         tooltip=["method", "ratio", "k", alt.Tooltip(f"{metric}:Q", format=".3f")],
     ).properties(height=260)
@@ -84,12 +85,14 @@ def faithfulness_lines(per_ratio: pd.DataFrame, metric: str = "NC") -> alt.Chart
 def faithfulness_bars(table: pd.DataFrame, metric: str = "NC") -> alt.Chart:
     """One metric per method, grouped by language, one column per model. table: [model, lang, method, metric]."""
     methods = list(dict.fromkeys(table["method"]))
+    models = list(dict.fromkeys(table["model"]))
     return alt.Chart(table).mark_bar().encode(
-        x=alt.X("lang:N", title=None),
+        x=alt.X("lang:N", title=None, axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("method:N", sort=methods),
         y=alt.Y(f"{metric}:Q", title=METRICS.get(metric, metric), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("method:N", scale=method_scale(methods)),
-        column=alt.Column("model:N", title=None),
+        color=alt.Color("method:N", scale=method_scale(methods), legend=alt.Legend(orient="top")),
+        # two model panels per row and the legend on top: fits a 1280-px projector's column
+        facet=alt.Facet("model:N", title=None, sort=models, columns=2),
         tooltip=["model", "lang", "method", "n", alt.Tooltip(f"{metric}:Q", format=".3f")],
     ).properties(width=alt.Step(14), height=240)
 
