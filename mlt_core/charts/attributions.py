@@ -103,7 +103,7 @@ def fertility_bars(df: pd.DataFrame, measure: str = "fertility") -> alt.Chart:
     titles = {"fertility": "subwords per word", "subwords_per_100_chars": "subwords per 100 characters",
               "unk_rate": "unknown-token rate", "split_share": "share of words split"}
     return alt.Chart(df).mark_bar().encode(
-        x=alt.X("lang:N", title=None),
+        x=alt.X("lang:N", title=None, axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("tokenizer:N", sort=toks),
         y=alt.Y(f"{measure}:Q", title=titles.get(measure, measure)),
         color=alt.Color("tokenizer:N", scale=model_scale(toks), title="tokenizer"),
