@@ -49,7 +49,7 @@ def firing_chart(df: pd.DataFrame, metric: str = "share_active") -> alt.Chart:
     title = {"share_active": "share of (token, neuron) cells > 0", "mean_activation": "mean activation"}[metric]
     lines = alt.Chart().mark_line(point=True, strokeWidth=3).encode(
         x=alt.X("layer:O", axis=alt.Axis(labelAngle=0)), y=alt.Y(f"{metric}:Q", title=title),
-        color=alt.Color("lang:N", scale=lang_scale(_langs(df)), title="neurons of"),
+        color=alt.Color("lang:N", scale=lang_scale(_langs(df)), title="neurons of", legend=alt.Legend(orient="top")),
         tooltip=["model", "lang", "layer", "neurons", alt.Tooltip("share_active:Q", format=".3f"),
                  alt.Tooltip("mean_activation:Q", format=".3f")])
     layers = [lines]
@@ -57,8 +57,9 @@ def firing_chart(df: pd.DataFrame, metric: str = "share_active") -> alt.Chart:
         layers.insert(0, alt.Chart().mark_line(strokeDash=[6, 4], color="#999999").encode(
             x="layer:O", y=alt.Y("mean(share_active_all):Q", title=title),
             tooltip=[alt.Tooltip("mean(share_active_all):Q", format=".3f", title="all neurons")]))
-    return style(alt.layer(*layers, data=df).properties(width=380, height=260).facet(
-        column=alt.Column("model:N", title=None)))
+    models = list(dict.fromkeys(df["model"]))  # the selection's order; two panels per row fit a projector
+    return style(alt.layer(*layers, data=df).properties(width=340, height=240).facet(
+        facet=alt.Facet("model:N", title=None, sort=models), columns=min(len(models), 2)))
 
 
 def prediction_compare_chart(df: pd.DataFrame) -> alt.Chart:
