@@ -29,10 +29,11 @@ with user_errors():
         st.info("Upload a file to evaluate on it.")
         st.stop()
     available = list(E.XNLI_LANGS) if source == "xnli" else list(dict.fromkeys(E.load_data(source, None, None)["lang"]))
-if "ev_langs" in st.session_state:  # another data source may lack some of the languages chosen before
-    st.session_state["ev_langs"] = [l for l in st.session_state["ev_langs"] if l in available]
-langs = st.multiselect("Languages", available, default=[l for l in available if l in ("en", "hi", "fr", "es")]
-                       or available[:2], key="ev_langs")
+# the choice lives in session state only (a widget default on top of it makes Streamlit warn); another
+# data source may lack some of the languages chosen before
+chosen = st.session_state.get("ev_langs", [l for l in available if l in ("en", "hi", "fr", "es")] or available[:2])
+st.session_state["ev_langs"] = [l for l in chosen if l in available]
+langs = st.multiselect("Languages", available, key="ev_langs")
 
 if st.button("Run evaluation", type="primary", key="ev_run"):
     if not names or not langs:
