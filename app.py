@@ -70,10 +70,10 @@ if not pages:
     st.error("No pages found in pages/.")
     st.stop()
 nav = st.navigation(pages)
-models_slot = st.sidebar.container()
+models_slot = st.sidebar.empty()
+with models_slot.container():  # drawn now: a page that ends with st.stop() discards what comes after it
+    sidebar_models()
 sidebar_training()
-try:
-    nav.run()
-finally:
-    with models_slot:
-        sidebar_models()
+nav.run()
+with models_slot.container():  # and again after the page, which may have changed the selection
+    sidebar_models()

@@ -181,3 +181,12 @@ def test_checkpoint_table_reads_sharded_index(tmp_path):
     assert bool(df.loc[0, "untrained_head"]) is False
     (d / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"roberta.x": "a.safetensors"}}))
     assert bool(checkpoint_table([{"name": "s", "path": str(d), "meta": {}}]).loc[0, "untrained_head"]) is True
+
+
+def test_sidebar_keeps_the_selected_models_when_a_page_stops_early(models_dir):
+    """The Errors page stops (st.stop) before any evaluation: the shared sidebar must still list the models."""
+    at = run_app(models=["m-en", "m-hi"])
+    at.switch_page("pages/4_Errors.py").run()
+    assert not at.exception and any("No evaluation in this session yet" in i.value for i in at.info)
+    sidebar = " ".join([m.value for m in at.sidebar.markdown] + [h.proto.body for h in at.sidebar.get("html")])
+    assert "Selected models" in sidebar and "1. m-en" in sidebar and "2. m-hi" in sidebar
