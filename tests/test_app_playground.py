@@ -196,9 +196,16 @@ def test_attention_heatmap_equals_the_model_attention(models_dir):
     model = AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="eager").eval()
     with torch.no_grad():
         att = model(**tok(P_EN, H_EN, return_tensors="pt"), output_attentions=True).attentions[1][0, 2]  # [q, k]
-    _, df = chart_by_title(at, "2. m-b: layer 1, head 2")
+    spec, df = chart_by_title(at, "2. m-b: layer 1, head 2")
     got = df.pivot(index="q", columns="k", values="weight").to_numpy()
     np.testing.assert_allclose(got, att.numpy(), atol=1e-6)
+    # one colour scale for both models, up to the larger of their largest weights (not 0-1)
+    other = AutoModelForSequenceClassification.from_pretrained(models_dir / "m-a", attn_implementation="eager").eval()
+    with torch.no_grad():
+        att_a = other(**tok(P_EN, H_EN, return_tensors="pt"), output_attentions=True).attentions[1][0, 2]
+    spec_a, _ = chart_by_title(at, "1. m-a: layer 1, head 2")
+    for sp in (spec, spec_a):
+        assert sp["encoding"]["color"]["scale"]["domain"] == pytest.approx([0, max(att.max(), att_a.max()).item()])
 
 
 def _bertviz_params(srcdoc: str) -> dict:

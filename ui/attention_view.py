@@ -163,11 +163,12 @@ def render_attention_pattern(runs) -> None:
     layer = c1.selectbox("Layer", list(range(n_layers)), key="pg_layer", persist_state="session")
     head = c2.selectbox("Head", list(range(n_heads)), key="pg_head", persist_state="session")
     cols = st.columns(min(len(runs), 2))
-    for i, r in enumerate(runs):
-        df = attention_frame(r.cache, layer, head)
+    frames = [attention_frame(r.cache, layer, head) for r in runs]
+    vmax = max(float(df["weight"].max()) for df in frames)  # one colour scale: the models stay comparable
+    for i, (r, df) in enumerate(zip(runs, frames)):
         with cols[i % len(cols)]:
-            chart = attention_heatmap(df, title=f"{i + 1}. {r.name}: layer {layer}, head {head}")
-            show_chart(chart, f"pg_attn_chart_{i}", width="content")
+            chart = attention_heatmap(df, title=f"{i + 1}. {r.name}: layer {layer}, head {head}", vmax=vmax)
+            show_chart(chart, f"pg_attn_chart_{i}")
             if len(r.cache.tokens[0]) > HEATMAP_MAX_TOKENS:
                 st.caption(f"first {HEATMAP_MAX_TOKENS} of {len(r.cache.tokens[0])} tokens shown")
             figure_downloads(chart, df, f"attention-{r.name}-L{layer}H{head}", key=f"pg_dl_attn_{i}")

@@ -98,16 +98,24 @@ def similarity_lines(df: pd.DataFrame, title: str = "", height: int = 260) -> al
     return _done(chart, FIT_X)
 
 
-def attention_heatmap(df: pd.DataFrame, title: str = "", cell: int = 14) -> alt.Chart:
-    """Attention of one head: query tokens (rows) attend to key tokens (columns)."""
-    n_q, n_k = df["q"].nunique(), df["k"].nunique()
+def attention_heatmap(df: pd.DataFrame, title: str = "", vmax: float | None = None) -> alt.Chart:
+    """Attention of one head: query tokens (rows) attend to key tokens (columns).
+
+    As wide as its container (cells shrink for long inputs; overlapping token labels are thinned),
+    colour from 0 to `vmax` (default: this head's largest weight; pass one shared value to compare
+    models): over 1 a 64-token head's typical weight of ~1/64 is invisible.
+    """
+    n_q = df["q"].nunique()
     q_order = df.drop_duplicates("q").sort_values("q")["q_label"].tolist()
     k_order = df.drop_duplicates("k").sort_values("k")["k_label"].tolist()
+    top = float(vmax if vmax is not None else df["weight"].max() or 1.0)
     chart = alt.Chart(df, title=title or alt.Undefined).mark_rect().encode(
-        x=alt.X("k_label:N", sort=k_order, title="key (attended to)", axis=alt.Axis(labelAngle=-60, labelLimit=140)),
-        y=alt.Y("q_label:N", sort=q_order, title="query", axis=alt.Axis(labelLimit=140)),
-        color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="attention"),
+        x=alt.X("k_label:N", sort=k_order, title="key (attended to)",
+                axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap="greedy")),
+        y=alt.Y("q_label:N", sort=q_order, title="query", axis=alt.Axis(labelLimit=140, labelOverlap="greedy")),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues", domain=[0, max(top, 1e-6)], clamp=True),
+                        title="attention", legend=alt.Legend(orient="top", gradientLength=160)),
         tooltip=[alt.Tooltip("q_token:N", title="query"), alt.Tooltip("k_token:N", title="key"),
                  alt.Tooltip("weight:Q", format=".3f")],
-    ).properties(width=max(200, min(cell * n_k, 900)), height=max(200, min(cell * n_q, 900)))
-    return _done(chart)
+    ).properties(height=max(200, min(12 * n_q, 560)))
+    return _done(chart, FIT_X)
