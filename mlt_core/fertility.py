@@ -1,13 +1,21 @@
 """Tokenizer fertility per language: how finely a tokenizer cuts each language's text.
 
-fertility              subwords per whitespace-separated word (Rust et al. 2021)
+Words (Rust et al. 2021, "How Good is Your Tokenizer?"): each whitespace-separated chunk with its leading
+and trailing punctuation split off; a run of Unicode punctuation characters (categories P*: . , ? ! । ॥
+quotes, brackets) at either end is a word of its own, punctuation inside a chunk ("don't", "3.5") stays.
+So "sleeping." is two words, "sleeping" and ".", and "है।" is "है" and "।". Nothing else is split: Devanagari
+vowel signs and viramas (categories M*) stay in their word.
+
+fertility              subwords per word
 subwords_per_100_chars subwords per 100 non-whitespace characters: comparable across scripts that
                        do not separate words with spaces (Chinese, Japanese, Thai)
 unk_rate               share of subwords that are the unknown token
 split_share            share of words cut into more than one subword ("continued words")
 A subword belongs to the word its character span starts in (offsets of the fast tokenizer, text
-tokenised whole, as the model sees it); a lone "▁" piece counts for the word after it. Slow
-tokenizers (no offsets) fall back to tokenising each word on its own. Special tokens never count.
+tokenised whole, as the model sees it); a lone "▁" piece counts for the word after it; a word whose
+subwords all start in an earlier word (a piece spanning "g." say) has none. Slow tokenizers (no offsets)
+fall back to tokenising each whitespace chunk on its own, a word getting the subwords that the chunk's
+prefix ending with it adds to the prefix before it. Special tokens never count.
 Texts are the distinct premises and hypotheses of each language (XNLI repeats each premise 3x).
 """
 from __future__ import annotations
@@ -16,6 +24,7 @@ import bisect
 import os
 import re
 import socket
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Mapping
 from urllib.parse import urlparse
@@ -73,15 +82,66 @@ def load_tokenizer(source: str | Path):
     raise MltError(f"cannot load the tokenizer {path!r}: {err}; use a local checkpoint folder or go online")
 
 
-def word_pieces(tok, text: str) -> tuple[list[int], int]:
-    """Subwords per whitespace word of `text`, and how many of all its subwords are unknown."""
-    spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("P")
+
+
+def _chunk_words(text: str, s: int, e: int) -> list[tuple[int, int]]:
+    """Word spans of the whitespace chunk text[s:e]: leading punctuation run, the rest, trailing run."""
+    i = s
+    while i < e and _is_punct(text[i]):
+        i += 1
+    if i == e:  # all punctuation: one word
+        return [(s, e)]
+    j = e
+    while j > i and _is_punct(text[j - 1]):
+        j -= 1
+    return [(a, b) for a, b in ((s, i), (i, j), (j, e)) if b > a]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word of `text` (see the module docstring for what a word is)."""
+    return [w for m in _WORD.finditer(text) for w in _chunk_words(text, m.start(), m.end())]
+
+
+def words(text: str) -> list[str]:
+    return [text[s:e] for s, e in word_spans(text)]
+
+
+def _alone_counts(tok, text: str) -> tuple[list[int], int]:
+    """Per-word subwords from tokenising each whitespace chunk alone (prefix differences within a chunk)."""
+    unk = tok.unk_token_id
+    counts, n_unk = [], 0
+    for m in _WORD.finditer(text):
+        s, e = m.start(), m.end()
+        ids = tok(text[s:e], add_special_tokens=False)["input_ids"]
+        n_unk += sum(int(t == unk) for t in ids) if unk is not None else 0
+        spans = _chunk_words(text, s, e)
+        prev = 0
+        for k, (_, b) in enumerate(spans):
+            if k == len(spans) - 1:
+                cum = len(ids)
+            else:  # monotone and within the chunk's total, so the counts add up to it
+                cum = min(len(ids), max(prev, len(tok(text[s:b], add_special_tokens=False)["input_ids"])))
+            counts.append(cum - prev)
+            prev = cum
+    return counts, n_unk
+
+
+def word_pieces(tok, text: str, offsets: bool | None = None) -> tuple[list[int], int]:
+    """Subwords per word of `text`, and how many of all its subwords are unknown.
+
+    offsets: align the whole text's subwords by character offsets (default: when the tokenizer is fast), or
+    False to tokenise each whitespace chunk on its own.
+    """
+    spans = word_spans(text)
     if not spans:
         return [], 0
+    if offsets is None:
+        offsets = bool(getattr(tok, "is_fast", False))
+    if not offsets:  # no offsets: each whitespace chunk on its own
+        return _alone_counts(tok, text)
     unk = tok.unk_token_id
-    if not getattr(tok, "is_fast", False):  # no offsets: each word on its own
-        ids = [tok(text[s:e], add_special_tokens=False)["input_ids"] for s, e in spans]
-        return [len(i) for i in ids], sum(int(t == unk) for i in ids for t in i) if unk is not None else 0
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     starts = [s for s, _ in spans]
     counts = [0] * len(spans)

@@ -12,7 +12,8 @@ from ui.models import selected_models
 
 ensure_app_router()
 st.title("Tokenizers")
-st.caption("Fertility = subwords per whitespace word; subwords per 100 characters compares scripts that do not "
+st.caption("Fertility = subwords per word (whitespace words with leading/trailing punctuation split off as "
+           "words of their own, as in Rust et al. 2021); subwords per 100 characters compares scripts that do not "
            "separate words; unknown-token rate; share of words split into more than one subword. On the "
            "distinct premises and hypotheses of the bundled sample. Same as `python -m mlt_core fertility`.")
 for note in state.restore("tok", {}):
