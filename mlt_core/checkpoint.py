@@ -39,6 +39,13 @@ class Checkpoint:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def head_is_noise(self) -> bool:
+        """Predictions mean nothing: the head was missing (initialised here), or mlt.json says it was never
+        trained (a base such as demo-base saves its random head, which loading cannot tell apart)."""
+        meta = self.meta or {}
+        return bool(self.untrained_head or meta.get("role") == "base" or meta.get("untrained_head") is True)
+
+    @property
     def n_layers(self) -> int:
         return self.model.config.num_hidden_layers
 

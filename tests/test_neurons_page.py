@@ -163,3 +163,15 @@ def test_a_neuron_file_from_another_architecture_is_an_error_not_a_traceback(mod
     errors = [e.value for e in at.error]
     assert any("12 layers x 3072" in e and "2 layers x 64" in e for e in errors)
     assert at.button(key="neurons_page_compute")  # recomputing it for this model is one click away
+
+
+def test_ablation_on_a_base_with_a_saved_random_head_warns(models_dir):
+    """demo-base saves its random head, so loading sees a head; mlt.json's role says it was never trained."""
+    meta_file = models_dir / "demo-base" / "mlt.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    assert not load_checkpoint(models_dir / "demo-base").head_is_noise  # nothing says so yet
+    meta_file.write_text(json.dumps({**meta, "role": "base"}), encoding="utf-8")
+    assert load_checkpoint(models_dir / "demo-base").head_is_noise
+    at = AppTest.from_file(PAGE, default_timeout=240).run()
+    assert at.selectbox(key="neurons_ckpt").value == "demo-base" and not at.exception
+    assert any("untrained classification head" in w.value for w in at.warning)

@@ -45,8 +45,7 @@ def pair_result(source: str, premise: str, hypothesis: str, methods: tuple, targ
     return {"summary": res["summary"], "per_ratio": res["per_ratio"], "scores": res["scores"],
             "errors": res["errors"], "predicted": LABELS[p.predicted], "target": LABELS[p.target],
             "probs": dict(zip(LABELS, map(float, p.probs))), "warnings": list(p.warnings),
-            "untrained": bool(ckpt.untrained_head or (ckpt.meta or {}).get("role") == "base"
-                              or (ckpt.meta or {}).get("untrained_head") is True)}
+            "untrained": ckpt.head_is_noise}
 
 
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:

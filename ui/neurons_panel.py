@@ -178,9 +178,9 @@ def render_ablation(source: str, obj: dict) -> None:
     with user_errors(stop=False):
         data = eval_data("sample", limit=int(limit))
         ckpt = get_checkpoint(source)
-        if ckpt.untrained_head:
+        if ckpt.head_is_noise:
             st.warning(f"{ckpt.name} has an untrained classification head: its accuracy is chance whatever "
-                       "is switched off.", icon="⚠️")
+                       "is switched off. Pick a fine-tuned checkpoint to see what its neurons do.", icon="⚠️")
         df = ablation_cached(ckpt, data, obj["neurons"], peek=True)
         n_runs = (1 + len(obj["neurons"])) * len(data)
         if df is None and st.button(f"Compute the ablation matrix ({n_runs:,} pair forwards)", key="neurons_ablation_run"):

@@ -37,8 +37,7 @@ class Run:
 
     @property
     def untrained(self) -> bool:
-        meta = getattr(self.ckpt, "meta", {}) or {}
-        return bool(self.ckpt.untrained_head or meta.get("role") == "base" or meta.get("untrained_head") is True)
+        return self.ckpt.head_is_noise
 
 
 def url_spec() -> dict:
