@@ -37,6 +37,12 @@ DOWNLOAD_HINT = (
     "https://dl.fbaipublicfiles.com/XNLI/XNLI-MT-1.0.zip); unzip them into one folder and pass "
     "--data FOLDER (or one file, e.g. --data XNLI-1.0/xnli.test.tsv)"
 )
+# the same advice for the web app, where there is no --data flag (ui/evaluation.py swaps it in)
+APP_DOWNLOAD_HINT = (
+    "To work without the Hub, download XNLI-1.0.zip (https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip), "
+    "unzip it under the data/ folder (e.g. data/XNLI-1.0/xnli.test.tsv) and pick 'File under data/' as the "
+    "Data, or upload an NLI file, or use the bundled sample."
+)
 # other names for our columns: XNLI / MultiNLI files, XNLI-MT files, common exports
 _ALIASES = {"premise": ("sentence1",), "hypothesis": ("sentence2", "hypo"), "label": ("gold_label",),
             "lang": ("language",), "id": ("pairID", "pair_id", "guid", "idx")}

@@ -1,6 +1,7 @@
 """Evaluation: accuracy (with CIs), language bias, transfer, per-label errors and calibration per language."""
 import streamlit as st
 
+from mlt_core.errors import MltError
 from ui import evaluation as E
 from ui.guard import user_errors
 from ui.links import ensure_app_router
@@ -35,19 +36,31 @@ chosen = st.session_state.get("ev_langs", [l for l in available if l in ("en", "
 st.session_state["ev_langs"] = [l for l in chosen if l in available]
 langs = st.multiselect("Languages", available, key="ev_langs")
 
+new = None  # the settings of a Run pressed now: remembered only once they evaluate without error
 if st.button("Run evaluation", type="primary", key="ev_run"):
     if not names or not langs:
         st.error("Pick at least one model and one language.", icon="⚠️")
         st.stop()
-    st.session_state[E.EVAL_KEY] = {"models": [known[n] for n in names], "data": source, "langs": langs,
-                                    "limit": int(limit) or None}
-params = st.session_state.get(E.EVAL_KEY)
+    new = {"models": [known[n] for n in names], "data": source, "langs": langs, "limit": int(limit) or None}
+last = st.session_state.get(E.EVAL_KEY)
+params = new or last
 if not params:
     st.info("Choose models, data and languages, then **Run evaluation**.")
     st.stop()
 
-with user_errors():
+try:
     ev, data = E.run(params)
+except MltError as e:  # shown once: a failed Run is not remembered, the last good one stays the session's
+    st.error(E.app_message(e), icon="⚠️")
+    if new is None or not last or last == new:
+        st.stop()
+    params = last
+    st.info("Still showing the last evaluation that ran.")
+    with user_errors():
+        ev, data = E.run(params)
+else:
+    if new is not None:
+        st.session_state[E.EVAL_KEY] = new
 st.caption(f"Showing {', '.join(ev.models)} on {E.data_label(params['data'])}, languages {', '.join(ev.langs)}, "
            f"{params['limit'] or 'all'} examples per language"
            + (" (all from cache)" if not ev.computed else f" ({ev.computed} examples computed now)"))

@@ -1,6 +1,7 @@
 """Errors: misclassified examples, filterable and sortable; each with its parallel versions and every model's prediction."""
 import streamlit as st
 
+from mlt_core.errors import MltError
 from mlt_core.labels import LABELS
 from ui import evaluation as E
 from ui.guard import user_errors
@@ -12,17 +13,27 @@ st.title("Errors")
 st.caption("What the models get wrong, most confidently wrong first. Pick a row to see the same pair in the other "
            "languages with every model's prediction, and open it in the Playground to look inside.")
 
-params = st.session_state.get(E.EVAL_KEY)
-if not params:
-    st.info("No evaluation in this session yet: run one on the Evaluation page, or evaluate the selected models "
-            "on the bundled sample now.")
+
+def offer_quick_run() -> None:
     if st.button("Evaluate the selected models on the bundled sample", key="err_quick", type="primary"):
         st.session_state[E.EVAL_KEY] = {"models": selected_models(), "data": "sample", "langs": [], "limit": None}
         st.rerun()
     st.stop()
 
-with user_errors():
+
+params = st.session_state.get(E.EVAL_KEY)
+if not params:
+    st.info("No evaluation in this session yet: run one on the Evaluation page, or evaluate the selected models "
+            "on the bundled sample now.")
+    offer_quick_run()
+
+try:
     ev, _ = E.run(params)
+except MltError as e:  # e.g. an upload no longer in the cache: say so, and still offer a way on
+    st.error(E.app_message(e), icon="⚠️")
+    st.info("Run the evaluation again on the Evaluation page, or evaluate the selected models on the bundled "
+            "sample now.")
+    offer_quick_run()
 errors = E.errors_frame(ev)
 st.caption(f"{len(errors)} errors in {len(ev.predictions)} predictions ({', '.join(ev.models)} on "
            f"{E.data_label(params['data'])})")

@@ -176,3 +176,65 @@ def test_uploaded_files_are_parsed_in_memory_with_row_named_errors(models_dir):
     data_id = parse_upload("mine.csv", csv.encode())  # kept in the store, so the Errors page can read it back
     st.cache_data.clear()
     assert load_data(data_id, ("hi",), None)["premise"].tolist() == ["एक आदमी सो रहा है।"]
+
+
+def test_a_failed_run_is_shown_once_and_the_last_good_run_stays(models_dir):
+    """Offline, the Hub data fails: one clear error, no traceback; the sample run stays the session's."""
+    import ui.playground_examples as ex
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["selected_models"] = [str(models_dir / "m-en"), str(models_dir / "m-hi")]
+    at.run()
+    at.switch_page("pages/3_Evaluation.py").run()
+    at.multiselect(key="ev_langs").set_value(["en", "hi"])
+    at.number_input(key="ev_limit").set_value(8)
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    good = dict(at.session_state[EVAL_KEY])
+    assert good["data"] == "sample"
+
+    at.radio(key="ev_data_kind").set_value("XNLI (Hub)").run()
+    assert not at.exception and not at.error  # choosing it is not running it
+    at.button(key="ev_run").click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    msg = at.error[0].value
+    assert "facebook/xnli" in msg and "File under data/" in msg and "--data" not in msg
+    assert "Traceback" not in msg
+    assert at.session_state[EVAL_KEY] == good  # the failed settings are not remembered
+    assert frame_with(at, "model", "bias")["model"].tolist() == ["m-en", "m-hi"]  # the good results stay
+    assert "Still showing the last evaluation" in " ".join(i.value for i in at.info)
+
+    at.run()  # any rerun (here still on the Hub choice): the error is not repeated
+    assert not at.exception and not at.error
+    at.radio(key="ev_data_kind").set_value("Bundled sample").run()
+    assert not at.exception and not at.error
+    assert frame_with(at, "model", "bias")["model"].tolist() == ["m-en", "m-hi"]
+
+    at.switch_page("pages/4_Errors.py").run()
+    assert not at.exception and not at.error
+    assert "on sample" in at.caption[1].value and len(frame_with(at, "confidence", "length")) > 0
+
+    at.switch_page("pages/2_Playground.py").run()
+    assert not at.exception
+    options = [o for s in at.selectbox if s.key == "pg_source" for o in s.options]
+    assert not any("xnli" in o for o in options)
+    assert not any("No examples" in c.value for c in at.caption)
+    st.session_state[EVAL_KEY] = at.session_state[EVAL_KEY]  # example_sources() reads the session's run
+    try:
+        assert not any("xnli" in label for label in ex.example_sources())
+    finally:
+        del st.session_state[EVAL_KEY]
+
+
+def test_the_hub_message_is_for_the_app_in_the_app_and_for_the_cli_in_the_cli():
+    from mlt_core.data import load_nli
+    from mlt_core.errors import MltError
+    from ui.evaluation import load_data
+
+    with pytest.raises(MltError, match="--data") as cli:
+        load_nli("xnli", ["en"])
+    with pytest.raises(MltError) as app:
+        load_data("xnli", ("en",), 5)
+    assert "--data" not in str(app.value) and "File under data/" in str(app.value)
+    assert str(app.value).split(". To work")[0] == str(cli.value).split(". To work")[0]  # same cause

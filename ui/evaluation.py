@@ -1,7 +1,8 @@
 """Evaluation and Errors pages: data choice, a cached evaluation run with progress, figures with
 downloads, the HTML report, dataset-level internals and the error browser.
 
-Session state holds selections only: `EVAL_KEY` is the last Run's {models, data, langs, limit};
+Session state holds selections only: `EVAL_KEY` is the last successful Run's {models, data, langs,
+limit} (a Run that fails is shown once and not kept);
 both pages re-run `mlt_core.evaluate.evaluate` on it, which reads every shard from the disk
 cache (instant, no model loaded). Uploaded files are parsed in memory and kept in the store
 under their content hash, so the Errors page can read them back.
@@ -15,7 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from mlt_core import store
-from mlt_core.data import XNLI_LANGS, read_nli_bytes  # noqa: F401  (XNLI_LANGS: the page offers them for the Hub)
+from mlt_core.data import XNLI_LANGS  # noqa: F401  (the page offers these for the Hub dataset)
+from mlt_core.data import APP_DOWNLOAD_HINT, DOWNLOAD_HINT, read_nli_bytes
 from mlt_core.errors import MltError
 from ui.download import figure_downloads
 from ui.models import get_checkpoint
@@ -58,7 +60,15 @@ def parse_upload(name: str, raw: bytes) -> str:
 def load_data(source: str, langs: tuple | None, limit: int | None, split: str = "test") -> pd.DataFrame:
     """NLI examples for a data id: "sample", "xnli", "data/<file>", or an uploaded file's id (cached)."""
     stamp = Path(safe_data_path(source[len("data/"):])).stat().st_mtime_ns if source.startswith("data/") else 0
-    return _load_data(source, tuple(langs) if langs else None, limit, split, stamp)
+    try:
+        return _load_data(source, tuple(langs) if langs else None, limit, split, stamp)
+    except MltError as e:
+        raise MltError(app_message(e)) from None
+
+
+def app_message(e: Exception) -> str:
+    """An error's text with the CLI's advice (`--data FOLDER`) replaced by what to do in the app."""
+    return str(e).replace(DOWNLOAD_HINT, APP_DOWNLOAD_HINT)
 
 
 @st.cache_data(show_spinner="Loading data…", max_entries=16)
@@ -96,7 +106,9 @@ def data_picker(key: str = "ev") -> str:
 
 
 def run(params: dict, show_progress: bool = True):
-    """`evaluate()` for the stored selections, with a progress bar while anything is computed."""
+    """`evaluate()` for the stored selections, with a progress bar while anything is computed.
+
+    Raises MltError (data that cannot be loaded, bad languages...); the caller decides what stays."""
     from mlt_core.evaluate import evaluate
 
     data = load_data(params["data"], tuple(params["langs"]), params.get("limit"))
