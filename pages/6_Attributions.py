@@ -35,7 +35,8 @@ c1, c2 = st.columns(2)
 premise = c1.text_area("Premise", key="attr_premise", height=80)
 hypothesis = c2.text_area("Hypothesis", key="attr_hypothesis", height=80)
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-methods = c1.multiselect("Methods", list(METHODS), default=list(METHODS), key="attr_methods",
+# DeepLift is offered but not on by default: on transformers it is refused with the reason (mlt_core.attribute)
+methods = c1.multiselect("Methods", list(METHODS), default=[m for m in METHODS if m != "deeplift"], key="attr_methods",
                          help="\n".join(f"- **{m}**: {h}" for m, h in METHODS.items()))
 target = c2.selectbox("Explain", ["predicted", *LABELS], key="attr_target")
 steps = c3.number_input("IG steps", 1, 300, 20, key="attr_steps", help="Integrated-gradients steps (batched)")

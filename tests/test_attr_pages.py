@@ -59,7 +59,9 @@ def frames(at, column):
 
 
 def test_attributions_page_pair(models):
-    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=4)
+    from mlt_core.attribute import METHODS
+
+    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=4, attr_methods=list(METHODS))
     assert not at.exception
     shown = frames(at, "note")[0].set_index("method")  # the first model: demo-en
     core = faithfulness(load_checkpoint(models[0]), P, H, steps=4)["summary"].set_index("method")
@@ -152,3 +154,12 @@ def test_undefined_faithfulness_is_explained(models, monkeypatch):
     assert any("for demo-en" in u and "S0 = 1" in u for u in undefined)
     s0_hi = float(real(load_checkpoint(models[1]), P, H, steps=2)["summary"]["S0"].dropna().iloc[0])  # not patched
     assert any("for demo-hi" in u for u in undefined) == (1.0 - s0_hi < F.EPS)
+
+
+def test_deeplift_is_offered_but_not_on_by_default(models):
+    from mlt_core.attribute import METHODS
+
+    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2)
+    box = at.multiselect(key="attr_methods")
+    assert "deeplift" in box.options and box.value == [m for m in METHODS if m != "deeplift"]
+    assert not any("deeplift" in c.value for c in at.caption)  # no refusal paragraph unless asked for

@@ -7,6 +7,10 @@ import pandas as pd
 from .theme import LABEL_COLORS, label_scale, lang_scale, model_scale, style
 
 
+# grouped bars (xOffset) size themselves by a step per bar: "fit-x" makes them as wide as their column
+FIT_GROUPS = alt.AutoSizeParams(type="fit-x", contains="padding")
+
+
 def _langs(df: pd.DataFrame, col: str = "lang") -> list[str]:
     return list(dict.fromkeys(df[col].astype(str)))
 
@@ -70,9 +74,9 @@ def prediction_compare_chart(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("prob:Q", scale=alt.Scale(domain=[0, 1]), title="probability"),
         color=alt.Color("label:N", scale=label_scale(), legend=None),
         opacity=alt.Opacity("condition:N", scale=alt.Scale(domain=["original", "switched off"], range=[1.0, 0.45]),
-                            title=None),
+                            title=None, legend=alt.Legend(orient="top")),  # side by side per model: no room right
         tooltip=["label", "condition", alt.Tooltip("prob:Q", format=".3f")],
-    ).properties(height=200, width=360))
+    ).properties(height=200, autosize=FIT_GROUPS))
 
 
 def ablation_chart(df: pd.DataFrame) -> alt.Chart:
@@ -92,10 +96,6 @@ def ablation_chart(df: pd.DataFrame) -> alt.Chart:
     text = base.mark_text(fontSize=16).encode(text=alt.Text("accuracy:Q", format=".2f"))
     return style((rect + text).properties(title="Accuracy with a language's neurons switched off",
                                           width=80 * len(cols) + 40, height=50 * len(rows) + 20))
-
-
-# grouped bars (xOffset) size themselves by a step per bar: "fit-x" makes them as wide as their column
-FIT_GROUPS = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def compare_probs_chart(df: pd.DataFrame) -> alt.Chart:
