@@ -296,6 +296,13 @@ def test_everything_wrong_with_a_link_is_one_warning(models_dir):
     assert not at.exception and at.session_state["pg_view"] == "Attention entropy"  # the default view, not "nope"
 
 
+def test_a_link_with_a_text_too_long_to_restore_says_so(models_dir):
+    at = open_link(models=["m-a"], premise="word " * 1500, hypothesis="Someone is eating.")
+    assert at.text_area(key="pg_premise").value == ("word " * 1500)[:5000]
+    assert [w.value for w in at.warning if "characters" in w.value] == [
+        "Cut the link's premise to its first 5,000 of 7,500 characters."]
+
+
 def test_a_stale_url_of_ours_never_overwrites_what_was_typed(models_dir):
     at = playground(hypothesis="Someone is eating.")
     old = dict(at.query_params)
@@ -452,3 +459,13 @@ def test_bertviz_page_is_bounded_and_escapes_tokens():
     np.testing.assert_array_equal(got, np.rint(attn[:, :, :96, :96] * SCALE))
     assert params["include_layers"] == [4, 7] and params["attention"][0]["left_text"][2] == " w0"
     assert len(params["attention"]) == 1  # the sentence A/B filters are rebuilt in the browser
+
+
+def test_pickers_follow_own_text(models_dir):
+    at = open_link(models=["m-a"])
+    at.selectbox(key="pg_example").set_value(at.selectbox(key="pg_example").options[0]).run()  # an example first
+    assert at.selectbox(key="pg_example").value is not None
+    at.text_area(key="pg_premise").set_value("मेरा अपना वाक्य है।")
+    at.text_area(key="pg_hypothesis").set_value("कोई वाक्य है।").run()
+    assert at.selectbox(key="pg_example").value is None  # own text: no example shown as picked
+    assert at.selectbox(key="pg_lang").value == "hi"  # Devanagari: Hindi examples on offer

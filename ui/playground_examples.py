@@ -142,6 +142,10 @@ def render_inputs() -> tuple[str, str]:
     typed = find_pair(df, *pair)
     if typed is not None and st.session_state.get("_pg_synced") != pair:  # new text that is a known example:
         st.session_state["pg_lang"], st.session_state["pg_example"] = str(typed["lang"]), str(typed["id"])
+    elif typed is None and st.session_state.get("_pg_synced") != pair:  # own text: no example is shown as picked
+        st.session_state["pg_example"] = None
+        if df is not None and "hi" in set(df["lang"]) and any("\u0900" <= ch <= "\u097f" for ch in "".join(pair)):
+            st.session_state["pg_lang"] = "hi"  # Devanagari: offer Hindi examples (Latin text could be en, fr, es)
     st.session_state["_pg_synced"] = pair  # the pickers follow it once, then are free again
     pick, text = st.columns([1, 2], gap="large")
     with pick:

@@ -71,15 +71,21 @@ def restore(page: str, spec: Spec, models: bool = True) -> list[str]:
     url, ours = _url(), st.session_state.setdefault(f"_url_{page}", [])
     if url in ours:
         return []
-    ignored, notes = [], []
+    ignored, cut, notes = [], [], []
     for param, (key, parse) in spec.items():
         if param in url and url[param]:
+            raw = url[param][-1]
             try:
-                st.session_state[key] = parse(url[param][-1])
+                st.session_state[key] = value = parse(raw)
             except (ValueError, TypeError):
-                ignored.append(f"{param}={url[param][-1]!r}")
+                ignored.append(f"{param}={raw!r}")
+                continue
+            if isinstance(value, str) and len(value) < len(raw):
+                cut.append(f"{param} to its first {len(value):,} of {len(raw):,} characters")
     if ignored:
         notes.append(f"ignored {', '.join(ignored)} from the link")
+    if cut:
+        notes.append(f"cut the link's {', '.join(cut)}")
     if models and url.get(MODELS_PARAM):
         paths, unknown = models_from_names(url[MODELS_PARAM])
         if unknown:
