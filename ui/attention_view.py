@@ -54,7 +54,7 @@ function mltWhenShown(draw) {
   if (window.innerWidth > 0) { once(); return; }
   const watch = new ResizeObserver(() => { if (window.innerWidth > 0) { watch.disconnect(); once(); } });
   watch.observe(document.documentElement);
-  setTimeout(() => (window.requestIdleCallback || setTimeout)(once, {timeout: 3000}), 1500);
+  setTimeout(() => window.requestIdleCallback ? window.requestIdleCallback(once, {timeout: 3000}) : once(), 1500);
 }
 """
 _FILTERS = ["All", "Sentence A -> Sentence A", "Sentence B -> Sentence B", "Sentence A -> Sentence B",

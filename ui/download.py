@@ -23,8 +23,7 @@ def figure_downloads(chart: alt.TopLevelMixin | None, data: pd.DataFrame, name: 
     """CSV always, written only when clicked (a Playground run draws ten of these); SVG/PNG rendered
     server-side only when `image` (costs ~0.1-0.5 s per chart)."""
     cols = st.columns(3 if image and chart is not None else 1)
-    frame = data.copy(deep=False)  # the callable runs later: keep this run's frame, not a name rebound later
-    cols[0].download_button("⬇ CSV", lambda: frame.to_csv(index=False).encode("utf-8"), f"{name}.csv", "text/csv",
+    cols[0].download_button("⬇ CSV", lambda: data.to_csv(index=False).encode("utf-8"), f"{name}.csv", "text/csv",
                             key=f"{key}_csv", on_click="ignore")
     if image and chart is not None:
         spec = chart.to_json()

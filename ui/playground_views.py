@@ -64,7 +64,8 @@ def render_predictions(runs) -> None:
     distinct = sorted({l for _, l in trained})
     if len(runs) >= 2:
         if len(trained) >= 2 and len(distinct) == 1:
-            st.success(f"**All {len(trained)} models agree: {distinct[0]}**", icon=":material/check_circle:")  # emoji fonts are not everywhere
+            # a Material icon: Streamlit bundles the font, an emoji font is not on every machine
+            st.success(f"**All {len(trained)} models agree: {distinct[0]}**", icon=":material/check_circle:")
         elif len(distinct) > 1:
             st.warning("**Models disagree:** " + " · ".join(f"{r.name} → **{l}**" for r, l in trained), icon="⚡")
         if len(trained) < len(runs):
