@@ -24,6 +24,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("MLT_MODELS_DIR", REPO_ROOT / "models"))
 
 
+def meta_says_untrained(meta: dict | None) -> bool:
+    """mlt.json marks the classifier as never trained (a base checkpoint, or the explicit flag)."""
+    meta = meta or {}
+    return meta.get("role") == "base" or meta.get("untrained_head") is True
+
+
 @dataclass
 class Checkpoint:
     """A loaded sequence-classification model, ready to probe (eval mode, eager attention)."""
@@ -42,8 +48,7 @@ class Checkpoint:
     def head_is_noise(self) -> bool:
         """Predictions mean nothing: the head was missing (initialised here), or mlt.json says it was never
         trained (a base such as demo-base saves its random head, which loading cannot tell apart)."""
-        meta = self.meta or {}
-        return bool(self.untrained_head or meta.get("role") == "base" or meta.get("untrained_head") is True)
+        return bool(self.untrained_head or meta_says_untrained(self.meta))
 
     @property
     def n_layers(self) -> int:

@@ -51,7 +51,7 @@ if not params:
 try:
     ev, data = E.run(params)
 except MltError as e:  # shown once: a failed Run is not remembered, the last good one stays the session's
-    st.error(E.app_message(e), icon="⚠️")
+    st.error(str(e), icon="⚠️")  # load_data already words it for the app
     if new is None or not last or last == new:
         st.stop()
     params = last

@@ -30,7 +30,7 @@ if not params:
 try:
     ev, _ = E.run(params)
 except MltError as e:  # e.g. an upload no longer in the cache: say so, and still offer a way on
-    st.error(E.app_message(e), icon="⚠️")
+    st.error(str(e), icon="⚠️")  # load_data already words it for the app
     st.info("Run the evaluation again on the Evaluation page, or evaluate the selected models on the bundled "
             "sample now.")
     offer_quick_run()

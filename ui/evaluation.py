@@ -63,10 +63,10 @@ def load_data(source: str, langs: tuple | None, limit: int | None, split: str = 
     try:
         return _load_data(source, tuple(langs) if langs else None, limit, split, stamp)
     except MltError as e:
-        raise MltError(app_message(e)) from None
+        raise MltError(_app_message(e)) from None
 
 
-def app_message(e: Exception) -> str:
+def _app_message(e: Exception) -> str:
     """An error's text with the CLI's advice (`--data FOLDER`) replaced by what to do in the app."""
     return str(e).replace(DOWNLOAD_HINT, APP_DOWNLOAD_HINT)
 

@@ -14,6 +14,8 @@ from typing import Callable
 
 import pandas as pd
 
+from mlt_core.checkpoint import meta_says_untrained
+
 HEAD_PREFIXES = ("classifier", "score", "classification_head")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,9 +46,7 @@ def has_head_weights(path: str | Path) -> bool:
 
 def untrained_head(path: str | Path, meta: dict) -> bool:
     """Is this checkpoint's classifier untrained? (mlt.json role/flag, else no head weights on disk)."""
-    if meta.get("role") == "base" or meta.get("untrained_head") is True:
-        return True
-    return not has_head_weights(path)
+    return meta_says_untrained(meta) or not has_head_weights(path)
 
 
 def _accuracy(meta: dict) -> dict:

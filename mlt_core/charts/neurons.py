@@ -4,11 +4,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .theme import LABEL_COLORS, label_scale, lang_scale, model_scale, style
-
-
-# grouped bars (xOffset) size themselves by a step per bar: "fit-x" makes them as wide as their column
-FIT_GROUPS = alt.AutoSizeParams(type="fit-x", contains="padding")
+from .theme import FIT_X, LABEL_COLORS, label_scale, lang_scale, model_scale, style
 
 
 def _langs(df: pd.DataFrame, col: str = "lang") -> list[str]:
@@ -76,7 +72,7 @@ def prediction_compare_chart(df: pd.DataFrame) -> alt.Chart:
         opacity=alt.Opacity("condition:N", scale=alt.Scale(domain=["original", "switched off"], range=[1.0, 0.45]),
                             title=None, legend=alt.Legend(orient="top")),  # side by side per model: no room right
         tooltip=["label", "condition", alt.Tooltip("prob:Q", format=".3f")],
-    ).properties(height=200, autosize=FIT_GROUPS))
+    ).properties(height=200, autosize=FIT_X))
 
 
 def ablation_chart(df: pd.DataFrame) -> alt.Chart:
@@ -111,7 +107,7 @@ def compare_probs_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("prob:Q", title="mean activation probability"),
         color=alt.Color("checkpoint:N", scale=model_scale(names), sort=names, legend=alt.Legend(orient="top")),
         tooltip=["checkpoint", "set_lang", "neurons", alt.Tooltip("prob:Q", format=".3f")],
-    ).properties(height=300, autosize=FIT_GROUPS))
+    ).properties(height=300, autosize=FIT_X))
 
 
 def jaccard_chart(df: pd.DataFrame) -> alt.Chart:
@@ -126,4 +122,4 @@ def jaccard_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("jaccard:Q", scale=alt.Scale(domain=[0, 1]), title="Jaccard overlap"),
         color=alt.Color("checkpoint:N", scale=model_scale(names), sort=names, legend=alt.Legend(orient="top")),
         tooltip=["checkpoint", "lang", "neurons", "base_neurons", "shared", alt.Tooltip("jaccard:Q", format=".2f")],
-    ).properties(height=300, autosize=FIT_GROUPS))
+    ).properties(height=300, autosize=FIT_X))

@@ -22,7 +22,7 @@ from . import theme
 
 METRIC_COLORS = {"cosine": "#0072B2", "cka": "#E69F00"}  # not models/labels/languages: a fixed pair
 PAD = alt.AutoSizeParams(type="pad")  # fixed plot size; the chart grows by its axes and legend
-FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")  # as wide as its container, plot height kept
+FIT_X = theme.FIT_X
 
 
 def _done(chart, autosize=PAD) -> alt.Chart:

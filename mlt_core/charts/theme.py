@@ -9,6 +9,9 @@ MODEL_PALETTE = ["#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000
 LANG_COLORS = {"en": "#0072B2", "hi": "#E69F00", "fr": "#CC79A7", "es": "#56B4E9", "de": "#009E73",
                "ur": "#D55E00", "ar": "#F0E442", "zh": "#000000"}
 FONT_SIZE = 16  # readable at projector distance
+# as wide as its container, plot height kept (grouped bars and heatmaps would otherwise size by a step
+# per bar or cell and run past a projector's column)
+FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def label_scale() -> alt.Scale:
