@@ -63,3 +63,15 @@ def route_through_app(monkeypatch):
         exec(code, {"__name__": "__main__", "__file__": main_script_path})  # noqa: S102
 
     monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module (`pytestmark = pytest.mark.usefixtures("one_thread")`): tiny models
+    only gain contention from threads on a busy 2-core box."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -28,14 +28,7 @@ PAIRS = [("The cat sat on the mat near the door.", "A cat is sitting."),
          ("यह एक छोटा घर है।", "घर बड़ा है।")]
 NEURONS = [[1, 5, 9], [0, 63]]  # LAPE-style neurons of the tiny model (2 layers x 64)
 HEAD_KEYS = ("classifier.", "score.", "model.norm.")  # what "the head" is: final norm (decoders) + classifier
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)
