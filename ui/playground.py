@@ -22,7 +22,8 @@ from ui.playground_examples import render_inputs
 
 log = logging.getLogger("mlt.playground")
 PAGE = "playground"
-TABS = ["Attention entropy", "Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz", "Language neurons"]
+TABS = ["Attention entropy", "Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz", "Language neurons",
+        "Causal"]
 
 
 @dataclass

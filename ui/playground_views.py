@@ -189,6 +189,7 @@ def render_tabs(runs, premise: str, hypothesis: str) -> None:
     """
     from ui import state
     from ui.attention_view import render_attention_pattern, render_bertviz
+    from ui.causal import render_playground_tab as render_causal_tab
     from ui.playground import PAGE, TABS, url_values
 
     if st.session_state.get("pg_view") not in TABS:
@@ -201,6 +202,7 @@ def render_tabs(runs, premise: str, hypothesis: str) -> None:
         "Attention pattern": lambda: render_attention_pattern(runs),
         "bertviz": lambda: render_bertviz(runs),
         "Language neurons": lambda: render_neurons(runs, premise, hypothesis),
+        "Causal": lambda: render_causal_tab(runs, premise, hypothesis),
     }
     for name, tab in tabs.items():
         with tab:

@@ -44,6 +44,9 @@ def _aligned(a: Checkpoint, b: Checkpoint) -> dict[str, torch.Tensor]:
 
 def _copy(a: Checkpoint, name: str) -> Checkpoint:
     model = copy.deepcopy(a.model).eval()
+    for m in model.modules():  # hooks another session had on the shared model at this instant stay there
+        m._forward_hooks.clear()
+        m._forward_pre_hooks.clear()
     return dataclasses.replace(a, model=model, name=name, warnings=[])
 
 

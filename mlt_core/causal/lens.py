@@ -65,8 +65,10 @@ def apply_probes(probes: Probes, pooled: np.ndarray) -> np.ndarray:
 
 def probes_for(model: str | Checkpoint, data: pd.DataFrame, langs: Sequence[str] | None = None, *, limit: int = 200,
                max_length: int | None = None, loader: Callable | None = None,
-               progress: Progress | None = None) -> Probes:
-    """The model's layer probes, trained on `data` (first `limit` pairs per language) once and cached."""
+               progress: Progress | None = None, cached_only: bool = False) -> Probes | None:
+    """The model's layer probes, trained on `data` (first `limit` pairs per language) once and cached.
+
+    cached_only: return None instead of training (a page on open must not start a dataset pass)."""
     from ..evaluate import check_data, model_name
     from ..representations import internals
 
@@ -76,7 +78,7 @@ def probes_for(model: str | Checkpoint, data: pd.DataFrame, langs: Sequence[str]
     sub = pd.concat([data[data["lang"] == l].head(limit) for l in langs], ignore_index=True)
     key = store.fingerprint("lens", VERSION, store.checkpoint_fingerprint(path), store.data_fingerprint(sub), max_length)
     hit = store.read_arrays("causal-lens", key)
-    if hit is not None:
+    if hit is not None or cached_only:
         return hit
     stats = internals([model], data, langs, limit=limit, max_length=max_length, loader=loader, progress=progress)
     probes = fit_probes(stats, name)
