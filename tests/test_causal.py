@@ -327,7 +327,10 @@ def test_cli_runs_each_analysis_and_refuses_with_a_message(tiny_xlmr, tiny_xlmr_
 
     df = pd.read_csv(out)
     assert set(df["cut"]) == {0, 1, 2} and set(df["head"]) == {"tiny-xlmr", "tiny-xlmr-b"}
-    assert main(["causal", "weights", "--model", str(tiny_xlmr_b), "--base", str(tiny_xlmr), "--json"]) == 0
+    report = tmp_path / "w.html"
+    assert main(["causal", "weights", "--model", str(tiny_xlmr_b), "--base", str(tiny_xlmr), "--json",
+                 "--report", str(report)]) == 0
+    assert "Relative weight change" in report.read_text(encoding="utf-8")
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {r["module"] for r in rows} >= {"attn.q", "ffn.in", "head"}
     assert main(["causal", "swap", "--model", str(tiny_xlmr), "--model", str(tiny_qwen2), "--langs", "en"]) == 2

@@ -6,7 +6,8 @@
   weights      python -m mlt_core causal weights --model TUNED [--model TUNED2] [--base BASE]
   interpolate  python -m mlt_core causal interpolate --model A --model B [--steps 11] [--data sample] [--langs en,hi]
   lens         python -m mlt_core causal lens --model M [--model M2] --premise .. --hypothesis ..
-Every table prints as text; --out FILE.csv writes it, --json prints JSON records. Results are cached.
+Every table prints as text; --out FILE.csv writes it, --json prints JSON records, --report FILE.html
+writes its chart (offline HTML). Results are cached.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def _out(p) -> None:
     p.add_argument("--out", default=None, help="write the table as CSV to this file")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     p.add_argument("--no-cache", action="store_true", help="recompute and write nothing to the cache")
+    p.add_argument("--report", default=None, help="also write the chart and its table as a self-contained HTML file")
 
 
 def _pair(p, required: bool) -> None:
@@ -100,6 +102,8 @@ def run(args) -> int:
     if args.out:
         df.to_csv(args.out, index=False)
         print(f"wrote {args.out}", file=sys.stderr)
+    if args.report:
+        _report(args, df)
     if args.json:
         print(df.to_json(orient="records", force_ascii=False))
     else:
@@ -108,6 +112,26 @@ def run(args) -> int:
         with pd.option_context("display.max_rows", 500, "display.width", 200, "display.float_format", "{:.4f}".format):
             print(df.to_string(index=False))
     return 0
+
+
+def _report(args, df) -> None:
+    from pathlib import Path
+
+    from ..charts import causal as C
+    from ..report import Figure, render_html
+
+    if args.action == "swap":
+        fn = C.swap_pair_chart if "p_neutral" in df.columns else C.swap_chart
+    elif args.action == "patch":
+        fn = C.patch_chart if "p_neutral" in df.columns else C.patch_dataset_chart
+    else:
+        fn = {"weights": C.weights_heatmap, "interpolate": C.interpolation_chart, "lens": C.lens_chart}[args.action]
+    if args.action == "weights" and args.neurons:
+        fig = Figure("neurons", "FFN neurons changed", "Per FFN neuron: the change of its rows/columns", None, df)
+    else:
+        fig = Figure(args.action, f"causal {args.action}", fn.__doc__, fn(df), df)
+    Path(args.report).write_text(render_html(f"mlt causal {args.action}", {args.action: [fig]}), encoding="utf-8")
+    print(f"wrote {args.report}", file=sys.stderr)
 
 
 def _run(args, progress):
