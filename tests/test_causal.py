@@ -336,3 +336,16 @@ def test_cli_runs_each_analysis_and_refuses_with_a_message(tiny_xlmr, tiny_xlmr_
     assert main(["causal", "swap", "--model", str(tiny_xlmr), "--model", str(tiny_qwen2), "--langs", "en"]) == 2
     assert "do not share an architecture" in capsys.readouterr().err
     assert main(["causal", "patch", "--model", str(tiny_xlmr), "--premise", "a", "--hypothesis", "b"]) == 2
+
+
+def test_patching_across_models_at_the_last_layer_is_a_head_on_b_state(tiny_xlmr, tiny_xlmr_b, tmp_path):
+    """Independently: A's classifier on B's last hidden states (HF output_hidden_states) at <s>."""
+    a = load_checkpoint(sharpened(tiny_xlmr, tmp_path / "a"))
+    b = load_checkpoint(sharpened(tiny_xlmr_b, tmp_path / "b"))
+    clean, src, patched = patch_logits(a, PAIRS, b, PAIRS)
+    enc = b.tokenizer([p for p, _ in PAIRS], [h for _, h in PAIRS], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hb = b.model(**enc, output_hidden_states=True).hidden_states[-1]  # [n, seq, d]
+        want = a.model.classifier(hb).double().numpy()  # reads <s> only
+    np.testing.assert_allclose(patched[-1], want, atol=1e-6)
+    assert np.abs(patched[-1] - src).max() > 1e-3  # A's head, not B's: not B's prediction
