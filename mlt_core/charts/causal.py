@@ -11,7 +11,11 @@ from .evaluation import DASH_LEGEND, PCT, style
 from .theme import label_scale, lang_scale
 
 UNIT = alt.Scale(domain=[0, 1])
-INT = alt.Axis(tickMinStep=1, format="d")
+
+
+def _ints(values) -> alt.Axis:
+    """An axis with a tick at every integer (layers, cuts): Vega's own ticks repeat labels on short ranges."""
+    return alt.Axis(values=sorted({int(v) for v in values}), format="d", grid=True)
 
 
 def _labels_long(df: pd.DataFrame, x: str, extra: list[str]) -> pd.DataFrame:
@@ -22,7 +26,7 @@ def _labels_long(df: pd.DataFrame, x: str, extra: list[str]) -> pd.DataFrame:
 
 def _p_lines(long: pd.DataFrame, x: str, x_title: str) -> alt.Chart:
     return alt.Chart(long).mark_line(point=True, strokeWidth=2.5).encode(
-        x=alt.X(f"{x}:Q", axis=INT, title=x_title),
+        x=alt.X(f"{x}:Q", axis=_ints(long[x]), title=x_title),
         y=alt.Y("p:Q", scale=UNIT, axis=PCT, title="p(label)"),
         color=alt.Color("label:N", scale=label_scale(), sort=list(LABELS), title="label"),
         tooltip=[x, "label", alt.Tooltip("p:Q", format=".3f")])
@@ -32,13 +36,16 @@ def swap_chart(df: pd.DataFrame) -> alt.Chart:
     """Accuracy per language of A's blocks below the cut + B's from the cut on (x: cut l; solid: A's head, dashed: B's)."""
     heads = list(dict.fromkeys(df["head"]))
     langs = list(dict.fromkeys(df["lang"]))
-    return style(alt.Chart(df).mark_line(point=True, strokeWidth=2.5).encode(
-        x=alt.X("cut:Q", axis=INT, title="cut l (blocks < l from the first model)"),
+    base = alt.Chart(df).encode(
+        x=alt.X("cut:Q", axis=_ints(df["cut"]), title="cut l (blocks < l from the first model)"),
         y=alt.Y("accuracy:Q", scale=UNIT, axis=PCT, title="accuracy"),
         color=alt.Color("lang:N", scale=lang_scale(langs), title="language"),
-        strokeDash=alt.StrokeDash("head:N", sort=heads, title="head of", legend=DASH_LEGEND),
-        tooltip=["lang", "cut", "head", alt.Tooltip("accuracy:Q", format=".3f"), "n"],
-    ).properties(width=520, height=300, title="Layer swap: accuracy per cut"))
+        tooltip=["lang", "cut", "head", alt.Tooltip("accuracy:Q", format=".3f"), "n"])
+    # dashes on the lines only: a dashed point layer would blank the legend's dash symbols
+    lines = base.mark_line(strokeWidth=2.5).encode(
+        strokeDash=alt.StrokeDash("head:N", sort=heads, title="head of", legend=DASH_LEGEND))
+    points = base.mark_point(filled=True, size=50).encode(detail="head:N")
+    return style((lines + points).properties(width=520, height=300, title="Layer swap: accuracy per cut"))
 
 
 def swap_pair_chart(df: pd.DataFrame) -> alt.Chart:
@@ -65,7 +72,7 @@ def patch_dataset_chart(df: pd.DataFrame) -> alt.Chart:
              "p_source_label": "mean p(source's label)"}
     long["measure"] = long["measure"].map(names)
     return style(alt.Chart(long).mark_line(point=True, strokeWidth=2.5).encode(
-        x=alt.X("layer:Q", axis=INT, title="patched layer l"), y=alt.Y("value:Q", scale=UNIT, axis=PCT, title=None),
+        x=alt.X("layer:Q", axis=_ints(df["layer"]), title="patched layer l"), y=alt.Y("value:Q", scale=UNIT, axis=PCT, title=None),
         color=alt.Color("measure:N", sort=list(names.values()), title=None),
         tooltip=["layer", "measure", alt.Tooltip("value:Q", format=".3f")],
     ).properties(width=480, height=260, title=f"Patching over {int(df['n'].iloc[0])} parallel pairs"))
