@@ -349,3 +349,25 @@ def test_patching_across_models_at_the_last_layer_is_a_head_on_b_state(tiny_xlmr
         want = a.model.classifier(hb).double().numpy()  # reads <s> only
     np.testing.assert_allclose(patched[-1], want, atol=1e-6)
     assert np.abs(patched[-1] - src).max() > 1e-3  # A's head, not B's: not B's prediction
+
+
+def test_every_chart_compiles_and_carries_its_data(tiny_xlmr, tiny_xlmr_b):
+    import pandas as pd
+
+    from mlt_core.charts import causal as C
+    from mlt_core.report import chart_ok
+
+    a, b = load_checkpoint(tiny_xlmr), load_checkpoint(tiny_xlmr_b)
+    data = load_nli("sample", ["en", "hi"], limit=4)
+    probes = probes_for(a, load_nli("sample", limit=30), limit=30)
+    frames = {C.swap_chart: swap_curve(a, b, data), C.swap_pair_chart: swap_pair(a, b, *PAIRS[0]),
+              C.patch_chart: patch_pair(a, *PAIRS[0], *PAIRS[1]), C.patch_dataset_chart: patch_dataset(a, data, "en", "hi"),
+              C.weights_heatmap: weight_changes(tiny_xlmr_b, tiny_xlmr)[0],
+              C.interpolation_chart: interpolation_curve(a, b, data, steps=2, base=str(tiny_xlmr)),
+              C.lens_chart: pd.concat([lens_pair(a, *PAIRS[0], probes), lens_pair(a, *PAIRS[1], probes).assign(model="x")])}
+    for fn, df in frames.items():
+        chart = fn(df)
+        assert chart_ok(chart), fn.__name__
+        spec = chart.to_dict()
+        rows = sum(len(v) for v in spec.get("datasets", {}).values())
+        assert rows >= len(df), fn.__name__  # the chart draws the whole table (long forms have more rows)
