@@ -18,7 +18,7 @@ from ui.evaluation import load_data, show_figure
 from ui.guard import user_errors
 from ui.models import get_checkpoint
 
-SWAP_KEY, PATCH_KEY, INTERP_KEY, LENS_KEY = "cz_swap", "cz_patch", "cz_interp", "cz_lens"
+SWAP_KEY, PATCH_KEY, INTERP_KEY = "cz_swap", "cz_patch", "cz_interp"  # session state: last run settings
 LENS_DATA, LENS_LIMIT = "sample", 100  # the probes' training data: the bundled sample, 100 pairs per language
 FALLBACK = ("A man is playing a guitar on stage.", "A person is performing music.")
 
