@@ -371,3 +371,17 @@ def test_every_chart_compiles_and_carries_its_data(tiny_xlmr, tiny_xlmr_b):
         spec = chart.to_dict()
         rows = sum(len(v) for v in spec.get("datasets", {}).values())
         assert rows >= len(df), fn.__name__  # the chart draws the whole table (long forms have more rows)
+
+
+def test_a_swap_curve_costs_one_forward_and_half_the_blocks_per_cut(tiny_xlmr, tiny_xlmr_b):
+    """The performance contract, counted: 1 recorded forward of A + L(L+1)/2 block calls of B for all L+1 cuts
+    (both heads) = (L+3)/2 forward-equivalents per example, within the issue's bound L/2 + 2."""
+    from mlt_core.causal import layers as CL
+
+    a, b = load_checkpoint(tiny_xlmr), load_checkpoint(tiny_xlmr_b)
+    L = a.n_layers
+    f0, b0 = F.FORWARD_CALLS["n"], CL.BLOCK_CALLS["n"]
+    swap_logits(a, b, PAIRS)
+    forwards, blocks = F.FORWARD_CALLS["n"] - f0, CL.BLOCK_CALLS["n"] - b0
+    assert forwards == 1 and blocks == L * (L + 1) // 2
+    assert forwards + blocks / L <= L / 2 + 2
