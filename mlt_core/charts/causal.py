@@ -92,7 +92,7 @@ def weights_heatmap(df: pd.DataFrame) -> alt.Chart:
                                                                title="relative change"), alt.value("white")),
         tooltip=["model", "layer", "module", alt.Tooltip("rel_change:Q", format=".3g"), "n_changed", "n_params"])
     text = base.mark_text(fontSize=11).encode(text="text:N")
-    return style(alt.layer(rect, text, data=d).properties(width=alt.Step(62), height=alt.Step(24)).facet(
+    return style(alt.layer(rect, text, data=d).properties(width=alt.Step(52), height=alt.Step(22)).facet(
         column=alt.Column("model:N", title=None)).properties(title="Relative weight change vs the base"))
 
 
