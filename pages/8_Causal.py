@@ -2,7 +2,6 @@
 import pandas as pd
 import streamlit as st
 
-from mlt_core import store
 from mlt_core.charts import causal as C
 from ui import causal as Z
 from ui.guard import user_errors
@@ -67,18 +66,9 @@ with tabs[1]:
 
 with tabs[2]:
     st.caption("||W_tuned − W_base|| / ||W_base|| per layer and module, read tensor by tensor from the safetensors "
-               "files (base: mlt.json's 'base'). White cells are exactly unchanged: lape/random/ffn runs show where "
+               "files (base: mlt.json's 'base', or the one chosen here). White cells are exactly unchanged: lape/random/ffn runs show where "
                "training could write.")
-    frames, neurons = [], []
-    for name, path in ((name_a, path_a), (name_b, path_b)) if path_a != path_b else ((name_a, path_a),):
-        with user_errors(stop=False):
-            m, nr = Z.weights_frames(path, None, store.checkpoint_fingerprint(path))
-            frames.append(m)
-            neurons.append(nr.groupby(["model", "layer"], as_index=False)["changed"].sum()
-                           .rename(columns={"changed": "FFN neurons changed"}))
-    if frames:
-        figs.append(Z.figure("weights", "Relative weight change", C.weights_heatmap, pd.concat(frames), "cz"))
-        st.dataframe(pd.concat(neurons), hide_index=True, key="cz_weights_neurons")
+    figs.append(Z.render_weights({name_a: path_a, name_b: path_b}))
 
 with tabs[3]:
     st.caption(f"(1 − a)·{name_a} + a·{name_b} for a from 0 to 1, each a private copy evaluated per language; dashed: "

@@ -131,3 +131,15 @@ def test_playground_causal_tab_is_off_until_switched_on_then_shows_the_swap(mode
     got = frame_with(at, "cut", "head")
     np.testing.assert_allclose(got["p_neutral"], want["p_neutral"], atol=1e-9)
     assert frame_with(at, "layer", "moved") is not None
+
+
+def test_weights_against_a_base_chosen_on_the_page(models_dir):
+    at = page(models_dir)
+    at.selectbox(key="cz_weights_base").set_value("m-en").run()
+    assert not at.exception and not at.error
+    mods = frame_with(at, "module", "rel_change")
+    own = mods[mods["model"] == "m-en"]
+    assert (own["n_changed"] == 0).all() and (own["rel_change"] == 0).all()  # m-en against itself
+    want = weight_changes(models_dir / "m-hi", models_dir / "m-en", cache=False)[0]
+    np.testing.assert_allclose(mods[mods["model"] == "m-hi"]["rel_change"].to_numpy(), want["rel_change"].to_numpy())
+    assert (want[want["module"] != "norm"]["rel_change"] > 0).all()  # random inits share only LayerNorms (1, 0)

@@ -101,6 +101,32 @@ def weights_frames(path: str, base: str | None, stamp: str) -> tuple[pd.DataFram
     return weight_changes(path, base)
 
 
+def render_weights(models: dict[str, str]) -> Figure | None:
+    """The weights tab: a base picker (default: each model's mlt.json), the heatmap side by side, and the
+    number of FFN neurons each layer changed."""
+    from mlt_core import store
+    from ui.models import available_checkpoints
+
+    others = [c["name"] for c in available_checkpoints()]
+    choice = st.selectbox("Base", ["from each model's mlt.json", *others], key="cz_weights_base")
+    base = None if choice not in others else next(c["path"] for c in available_checkpoints() if c["name"] == choice)
+    frames, neurons = [], []
+    for name, path in models.items():
+        try:
+            m, nr = weights_frames(path, base, store.checkpoint_fingerprint(path))
+        except MltError as e:
+            st.error(f"**{name}**: {e}", icon="⚠️")
+            continue
+        frames.append(m)
+        neurons.append(nr.groupby(["model", "layer"], as_index=False)["changed"].sum()
+                       .rename(columns={"changed": "FFN neurons changed"}))
+    if not frames:
+        return None
+    fig = figure("weights", "Relative weight change", C.weights_heatmap, pd.concat(frames, ignore_index=True), "cz")
+    st.dataframe(pd.concat(neurons, ignore_index=True), hide_index=True, key="cz_weights_neurons")
+    return fig
+
+
 def lens_frame(path: str, premise: str, hypothesis: str, train: bool = False) -> pd.DataFrame | None:
     """The decision lens of one model on the pair; None while its probes are not trained (train=True trains them)."""
     from mlt_core.causal.lens import lens_pair, probes_for

@@ -80,7 +80,7 @@ def local_folder(source: str) -> Path:
     snap = store._hub_snapshot(path)
     if snap is None:
         raise MltError(f"base {source} is neither a folder, a name under models/, nor in the local Hub cache; "
-                       "download it once (or pass --base FOLDER)")
+                       "download it once, or choose the base explicitly (--base FOLDER)")
     return snap
 
 
