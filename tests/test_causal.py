@@ -385,3 +385,16 @@ def test_a_swap_curve_costs_one_forward_and_half_the_blocks_per_cut(tiny_xlmr, t
     forwards, blocks = F.FORWARD_CALLS["n"] - f0, CL.BLOCK_CALLS["n"] - b0
     assert forwards == 1 and blocks == L * (L + 1) // 2
     assert forwards + blocks / L <= L / 2 + 2
+
+
+def test_merge_averages_the_heads_over_an_untrained_base_head(tiny_xlmr, tiny_xlmr_b, tmp_path):
+    base = make_tiny_checkpoint(tmp_path / "base", seed=7, meta={"role": "base", "train_langs": []})
+    a, b = load_checkpoint(tiny_xlmr), load_checkpoint(tiny_xlmr_b)
+    merged, notes = merged_model(a, b, str(base))
+    sa, sb, s0 = (load_file(p / "model.safetensors") for p in (tiny_xlmr, tiny_xlmr_b, base))
+    sd = merged.model.state_dict()
+    torch.testing.assert_close(sd["classifier.out_proj.weight"], (sa["classifier.out_proj.weight"] +
+                                                                 sb["classifier.out_proj.weight"]) / 2)
+    k = "roberta.encoder.layer.1.output.dense.weight"
+    torch.testing.assert_close(sd[k], sa[k] + sb[k] - s0[k])
+    assert notes and "untrained classifier" in notes[0]

@@ -64,11 +64,17 @@ def mixed_models(a: Checkpoint, b: Checkpoint, alphas: Sequence[float]) -> Itera
 
 
 def merged_model(a: Checkpoint, b: Checkpoint, base: str | None = None) -> tuple[Checkpoint, list[str]]:
-    """base + (A - base) + (B - base) = A + B - base, as a private model; notes on what had no base."""
+    """base + (A - base) + (B - base) = A + B - base, as a private model; notes on what had no base.
+
+    Where the base has no such tensor, or its head was never trained (mlt.json), A's and B's are averaged."""
     from .weights import find_base, strip, tensor_files
 
+    from ..checkpoint import meta_says_untrained, read_meta
+
     check_same_architecture(a, b)
-    files = tensor_files(find_base(a.source, base))
+    folder = find_base(a.source, base)
+    files = tensor_files(folder)
+    noise_head = meta_says_untrained(read_meta(folder))  # a base's random head is no task vector's origin
     by_name = {strip(k): k for k in files}
     pa, pb = dict(a.model.named_parameters()), _aligned(a, b)
     merged = _copy(a, f"{MERGE}: {a.name} + {b.name}")
@@ -82,14 +88,15 @@ def merged_model(a: Checkpoint, b: Checkpoint, base: str | None = None) -> tuple
             if bk is not None:
                 with safe_open(str(files[bk]), "pt") as fh:
                     t = fh.get_tensor(bk)
-            if t is None or t.shape != p.shape:
+            if t is None or t.shape != p.shape or (noise_head and k.split(".")[0] in ("classifier", "score")):
                 p.copy_((pa[k] + pb[k]) / 2)  # the base has no such tensor (e.g. a new head): average
                 notes.append(k)
             else:
                 p.copy_(pa[k] + pb[k] - t.to(p.dtype))
     if notes:
-        notes = [f"the base has no {', '.join(sorted({n.split('.')[0] for n in notes}))} weights "
-                 f"({len(notes)} tensors): the merge averages A's and B's there"]
+        what = ", ".join(sorted({n.split(".")[0] for n in notes}))
+        why = "an untrained" if noise_head else "no"
+        notes = [f"the base has {why} {what} ({len(notes)} tensors): the merge averages A's and B's there"]
     return merged, notes
 
 
