@@ -72,12 +72,6 @@ def add_arguments(p) -> None:
     _out(l)
 
 
-def _progress():
-    from .evaluate import _bar
-
-    return _bar()
-
-
 def _two(models: list) -> tuple[str, str]:
     if len(models) != 2:
         raise MltError("give exactly two models: --model A --model B")
@@ -94,7 +88,9 @@ def _load_data(args):
 
 
 def run(args) -> int:
-    progress, close = _progress()
+    from .evaluate import _bar
+
+    progress, close = _bar()
     try:
         df = _run(args, progress)
     finally:
@@ -135,8 +131,6 @@ def _report(args, df) -> None:
 
 
 def _run(args, progress):
-    from .. import causal  # noqa: F401  (the package docstring is the overview)
-
     cache = not args.no_cache
     if args.action == "swap":
         from ..causal.swap import swap_curve, swap_pair
