@@ -190,8 +190,24 @@ def sharpened(src, out, factor: float = 300.0):
     return out
 
 
+def spread_checkpoint(path, seed: int, init: float = 0.5):
+    """A tiny XLM-R whose weights are drawn wide (initializer_range 0.5, not 0.02): its pooled state, and so
+    its prediction, depends on the input, as a trained model's does (a default random one predicts one label)."""
+    from transformers import AutoModelForSequenceClassification
+
+    from tiny import tiny_config, tiny_tokenizer
+
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_config(tiny_config("xlmr", initializer_range=init),
+                                                           attn_implementation="eager")
+    model.save_pretrained(path, safe_serialization=True)
+    tiny_tokenizer().save_pretrained(path)
+    (path / "mlt.json").write_text(json.dumps({"base": "tiny-xlmr", "train_langs": ["en"]}))
+    return path
+
+
 def test_patch_pair_and_dataset_means(tiny_xlmr, tiny_xlmr_b, tmp_path):
-    a = load_checkpoint(sharpened(tiny_xlmr, tmp_path / "a"))
+    a = load_checkpoint(spread_checkpoint(tmp_path / "a", seed=0))
     b = load_checkpoint(sharpened(tiny_xlmr_b, tmp_path / "b"))
     df = patch_pair(a, *PAIRS[0], *PAIRS[1])
     assert df["moved"].iloc[-1] == pytest.approx(1.0, abs=1e-6)  # last layer: the source's probabilities
@@ -199,15 +215,23 @@ def test_patch_pair_and_dataset_means(tiny_xlmr, tiny_xlmr_b, tmp_path):
     across = patch_pair(a, *PAIRS[0], source_model=b)  # B's pooled state of the same pair into A
     clean, src, patched = patch_logits(a, PAIRS[:1], b, PAIRS[:1])
     np.testing.assert_allclose(across["p_neutral"], torch.softmax(torch.as_tensor(patched[:, 0]), -1)[:, 1].numpy())
-    data = load_nli("sample", ["en", "hi"], limit=6)
-    mean = patch_dataset(a, data, "en", "hi", limit=6, batch_size=4)
+    data = load_nli("sample", ["en", "hi"], limit=12)
+    mean = patch_dataset(a, data, "en", "hi", limit=12, batch_size=5)
     en, hi = data[data["lang"] == "en"].set_index("id"), data[data["lang"] == "hi"].set_index("id")
     per = [patch_pair(a, hi.at[i, "premise"], hi.at[i, "hypothesis"], en.at[i, "premise"], en.at[i, "hypothesis"])
            for i in hi.index]
     np.testing.assert_allclose(mean["p_source_label"], np.mean([p["p_source_label"] for p in per], 0), atol=1e-9)
     agree = np.mean([p["predicted"] == p["source_label"] for p in per], 0)
     np.testing.assert_allclose(mean["agree_source"], agree)
-    assert mean["agree_source"].iloc[-1] == 1.0 and mean["n"].iloc[0] == 6
+    assert mean["agree_source"].iloc[-1] == 1.0 and mean["n"].iloc[0] == 12
+    # moved: over pairs whose predictions differ, total gain in p(source label) / total gap
+    differ = [p for p in per if p["source_label"].iloc[0] != p["target_label"].iloc[0]]
+    assert mean["n_differ"].iloc[0] == len(differ) > 0
+    gain = sum(p["p_source_label"].to_numpy() - p[f"clean_p_{p['source_label'].iloc[0]}"].iloc[0] for p in differ)
+    gap = sum(p[f"source_p_{p['source_label'].iloc[0]}"].iloc[0] - p[f"clean_p_{p['source_label'].iloc[0]}"].iloc[0]
+              for p in differ)
+    np.testing.assert_allclose(mean["moved"], gain / gap, atol=1e-9)
+    assert mean["moved"].iloc[-1] == pytest.approx(1.0) and mean["moved"].iloc[0] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_weights_of_lape_change_only_its_neurons_and_the_head(tiny_xlmr, trained):

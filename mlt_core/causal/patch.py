@@ -23,8 +23,7 @@ from ..metrics import PROB_COLS
 from .common import Progress, as_checkpoint, fingerprint_of, prob_rows, softmax, subsets
 from .layers import check_same_architecture, head_logits, pooled_index, record, run_from
 
-VERSION = 1
-DATASET_COLS = ["layer", "p_source_label", "moved", "agree_source", "agree_target", "n", "n_differ"]
+VERSION = 2  # 2: moved = total gain / total gap over differing pairs
 
 
 def patch_logits(target: Checkpoint, target_pairs: Sequence[tuple[str, str]], source: Checkpoint,
@@ -103,7 +102,8 @@ def patch_dataset(target: str | Checkpoint, data: pd.DataFrame, source_lang: str
                   cache: bool = True) -> pd.DataFrame:
     """Mean effect per layer over N parallel pairs (source_lang pair patched into its target_lang translation).
 
-    layer, p_source_label (mean), moved (mean over pairs whose clean probabilities differ), agree_source /
+    layer, p_source_label (mean), moved (over the pairs whose source and target predictions differ: the total
+    gain in p(source's label) over the total gap, sum(patched - clean) / sum(source - clean)), agree_source /
     agree_target (share of patched predictions equal to the source's / the clean target's), n, n_differ
     (pairs where source and target predictions differ)."""
     t = as_checkpoint(target, loader)
@@ -116,7 +116,7 @@ def patch_dataset(target: str | Checkpoint, data: pd.DataFrame, source_lang: str
         return hit
     n = len(tgt_df)
     L = t.n_layers
-    p_s, moved = np.zeros((L + 1, n)), np.zeros((L + 1, n))
+    p_s, gain, gap = np.zeros((L + 1, n)), np.zeros((L + 1, n)), np.zeros(n)  # gain/gap: of p(source's label)
     agree_s, agree_t = np.zeros((L + 1, n), dtype=bool), np.zeros((L + 1, n), dtype=bool)
     differ = np.zeros(n, dtype=bool)
     for start in range(0, n, batch_size):
@@ -124,13 +124,15 @@ def patch_dataset(target: str | Checkpoint, data: pd.DataFrame, source_lang: str
         tp = list(zip(tgt_df["premise"][sl], tgt_df["hypothesis"][sl]))
         sp = list(zip(src_df["premise"][sl], src_df["hypothesis"][sl]))
         clean, src, patched = (softmax(x) for x in patch_logits(t, tp, s, sp, max_length))
-        _, p_s[:, sl], moved[:, sl], agree_s[:, sl], agree_t[:, sl] = _effects(clean, src, patched)
-        differ[sl] = clean.argmax(-1) != src.argmax(-1)
+        s_lab, p_s[:, sl], _, agree_s[:, sl], agree_t[:, sl] = _effects(clean, src, patched)
+        rows = np.arange(len(s_lab))
+        gain[:, sl], gap[sl] = p_s[:, sl] - clean[rows, s_lab], src[rows, s_lab] - clean[rows, s_lab]
+        differ[sl] = clean.argmax(-1) != s_lab
         if progress:
             progress(sl.stop, n, f"patch {s.name}:{source_lang} → {t.name}:{target_lang}")
-    with np.errstate(invalid="ignore"):
-        mean_moved = [float(np.nanmean(m)) if np.isfinite(m).any() else float("nan") for m in moved]
-    out = pd.DataFrame({"layer": np.arange(L + 1), "p_source_label": p_s.mean(1), "moved": mean_moved,
+    total_gap = gap[differ].sum()
+    moved = gain[:, differ].sum(1) / total_gap if differ.any() and total_gap > 0 else np.full(L + 1, np.nan)
+    out = pd.DataFrame({"layer": np.arange(L + 1), "p_source_label": p_s.mean(1), "moved": moved,
                         "agree_source": agree_s.mean(1), "agree_target": agree_t.mean(1), "n": n,
                         "n_differ": int(differ.sum())})
     out = out.assign(model=t.name, source_model=s.name, source_lang=source_lang, target_lang=target_lang)
