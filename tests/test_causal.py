@@ -422,3 +422,15 @@ def test_merge_averages_the_heads_over_an_untrained_base_head(tiny_xlmr, tiny_xl
     k = "roberta.encoder.layer.1.output.dense.weight"
     torch.testing.assert_close(sd[k], sa[k] + sb[k] - s0[k])
     assert notes and "untrained classifier" in notes[0]
+
+
+def test_a_renamed_copy_hits_the_cache_under_its_own_name(tiny_xlmr, tiny_xlmr_b, tmp_path):
+    data = load_nli("sample", ["en"], limit=4)
+    a = load_checkpoint(tiny_xlmr)
+    swap_curve(a, load_checkpoint(tiny_xlmr_b), data)
+    renamed = load_checkpoint(shutil.copytree(tiny_xlmr_b, tmp_path / "renamed"))  # copy2 keeps mtimes
+    before = F.FORWARD_CALLS["n"]
+    curve = swap_curve(a, renamed, data)
+    assert F.FORWARD_CALLS["n"] == before and set(curve["head"]) == {"tiny-xlmr", "renamed"}
+    mods, _ = weight_changes(tiny_xlmr_b, tiny_xlmr)
+    assert set(weight_changes(tmp_path / "renamed", tiny_xlmr)[0]["model"]) == {"renamed"} != set(mods["model"])

@@ -116,7 +116,7 @@ def interpolation_curve(a: str | Checkpoint, b: str | Checkpoint, data: pd.DataF
                             {l: store.data_fingerprint(d) for l, d in subs.items()}, max_length)
     hit = store.read_frame("causal-interpolate", key) if cache else None
     if hit is not None:
-        return hit
+        return hit.assign(model_a=a.name, model_b=b.name)
     n_models = len(alphas) + int(merge)
     total, rows, done = n_models * sum(len(d) for d in subs.values()), [], 0
 

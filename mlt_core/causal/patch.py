@@ -111,9 +111,10 @@ def patch_dataset(target: str | Checkpoint, data: pd.DataFrame, source_lang: str
     src_df, tgt_df = parallel(data, source_lang, target_lang, limit)
     key = store.fingerprint("patch", VERSION, fingerprint_of(t), fingerprint_of(s), store.data_fingerprint(src_df),
                             store.data_fingerprint(tgt_df), max_length)
+    names = {"model": t.name, "source_model": s.name, "source_lang": source_lang, "target_lang": target_lang}
     hit = store.read_frame("causal-patch", key) if cache else None
     if hit is not None:
-        return hit
+        return hit.assign(**names)
     n = len(tgt_df)
     L = t.n_layers
     p_s, gain, gap = np.zeros((L + 1, n)), np.zeros((L + 1, n)), np.zeros(n)  # gain/gap: of p(source's label)
@@ -135,7 +136,6 @@ def patch_dataset(target: str | Checkpoint, data: pd.DataFrame, source_lang: str
     out = pd.DataFrame({"layer": np.arange(L + 1), "p_source_label": p_s.mean(1), "moved": moved,
                         "agree_source": agree_s.mean(1), "agree_target": agree_t.mean(1), "n": n,
                         "n_differ": int(differ.sum())})
-    out = out.assign(model=t.name, source_model=s.name, source_lang=source_lang, target_lang=target_lang)
     if cache:
         store.write_frame("causal-patch", key, out)
-    return out
+    return out.assign(**names)

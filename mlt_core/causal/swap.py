@@ -19,7 +19,7 @@ from ..checkpoint import Checkpoint
 from .common import Progress, as_checkpoint, fingerprint_of, prob_rows, softmax, sorted_chunks, subsets
 from .layers import check_same_architecture, head_logits, record, run_from
 
-VERSION = 1
+VERSION = 2  # 2: heads stored as A/B, named on the way out
 COLS = ["lang", "cut", "head", "accuracy", "n"]
 
 
@@ -77,13 +77,13 @@ def swap_curve(a: str | Checkpoint, b: str | Checkpoint, data: pd.DataFrame, lan
                 if progress:
                     progress(done, total, f"swap {a.name} → {b.name} · {lang}")
             done = base + len(df)
-            hit = pd.DataFrame([{"lang": lang, "cut": l, "head": name, "accuracy": correct[l, h] / len(df),
-                                 "n": len(df)} for h, name in enumerate((a.name, b.name))
-                                for l in range(a.n_layers + 1)], columns=COLS)
+            hit = pd.DataFrame([{"lang": lang, "cut": l, "head": "AB"[h], "accuracy": correct[l, h] / len(df),
+                                 "n": len(df)} for h in range(2) for l in range(a.n_layers + 1)], columns=COLS)
             if cache:
                 store.write_frame("causal-swap", key, hit)
         else:
             done += len(df)
         frames.append(hit)
-    return pd.concat(frames, ignore_index=True)[COLS]
+    out = pd.concat(frames, ignore_index=True)[COLS]
+    return out.assign(head=out["head"].map({"A": a.name, "B": b.name}))  # names apart from the cache: a copy renames
 

@@ -111,8 +111,8 @@ def weight_changes(tuned: str | Path, base: str | Path | None = None, cache: boo
     key = store.fingerprint("weights", VERSION, store.checkpoint_fingerprint(tp), store.checkpoint_fingerprint(bp))
     if cache:
         hit_m, hit_n = store.read_frame("causal-weights", key), store.read_frame("causal-neurons", key)
-        if hit_m is not None and hit_n is not None:
-            return hit_m, hit_n
+        if hit_m is not None and hit_n is not None:  # named here: the same files under another name hit too
+            return hit_m.assign(model=Path(tp).name), hit_n.assign(model=Path(tp).name)
     tf, bf = tensor_files(tp), tensor_files(bp)
     by_base = {strip(k): k for k in bf}
     acc: dict = {}  # (layer, module) -> [diff², base², n, changed]

@@ -85,14 +85,14 @@ def weights_heatmap(df: pd.DataFrame) -> alt.Chart:
     layers = list(dict.fromkeys(d["layer"]))
     modules = [m for m in ("embed", "attn.q", "attn.k", "attn.v", "attn.o", "ffn.in", "ffn.out", "norm", "head", "other")
                if m in set(d["module"])]
-    base = alt.Chart(d).encode(x=alt.X("module:N", sort=modules, title=None, axis=alt.Axis(labelAngle=-30)),
+    base = alt.Chart(d).encode(x=alt.X("module:N", sort=modules, title=None, axis=alt.Axis(labelAngle=-60, labelOverlap=False)),
                                y=alt.Y("layer:N", sort=layers, title="layer"))
     rect = base.mark_rect(stroke="#ddd").encode(
         color=alt.condition("datum.n_changed > 0", alt.Color("rel_change:Q", scale=alt.Scale(scheme="oranges"),
                                                                title="relative change"), alt.value("white")),
         tooltip=["model", "layer", "module", alt.Tooltip("rel_change:Q", format=".3g"), "n_changed", "n_params"])
-    text = base.mark_text(fontSize=11).encode(text="text:N")
-    return style(alt.layer(rect, text, data=d).properties(width=alt.Step(52), height=alt.Step(22)).facet(
+    text = base.mark_text(fontSize=10).encode(text="text:N")
+    return style(alt.layer(rect, text, data=d).properties(width=alt.Step(40), height=alt.Step(26)).facet(
         column=alt.Column("model:N", title=None)).properties(title="Relative weight change vs the base"))
 
 
