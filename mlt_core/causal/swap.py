@@ -5,6 +5,7 @@ that records the input of every block), then from each cut only B's remaining L 
 L(L+1)/2 blocks = (L+1)/2 forwards, so (L + 3)/2 forward-equivalents per example for the whole
 curve (both heads: the mirror costs only a head), against L + 1 for building and evaluating
 each hybrid. l = L with A's head is A itself; l = 0 with B's head is B when B's embeddings equal A's.
+"Head" = what follows the last block: the classifier (XLM-R), or the final norm + score (decoders).
 """
 from __future__ import annotations
 
