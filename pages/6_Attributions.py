@@ -15,8 +15,9 @@ from ui.models import selected_models
 ensure_app_router()
 st.title("Attributions")
 st.caption("Token scores for the predicted (or a chosen) label: last-layer attention, attention x gradient, "
-           "input x gradient, integrated gradients and DeepLift (Captum, on the word embeddings; a score is the "
-           "sum over the embedding dimension, signed). Below: are they faithful? Erase the top tokens and watch "
+           "input x gradient, integrated gradients (Captum) and DeepLIFT (rescale rule, attention and norm scales held "
+           "at the input's, Ali et al. 2022), on the word embeddings; a score is the sum over the embedding dimension, "
+           "signed. Below: are they faithful? Erase the top tokens and watch "
            "the prediction (NS/NC and Soft-NS/NC, Zhao & Aletras 2024), with a random ranking as the floor. "
            "Same as `python -m mlt_core attribute --faithfulness`.")
 for note in state.restore("attr", {"premise": ("attr_premise", state.parse_text()),
@@ -35,7 +36,7 @@ c1, c2 = st.columns(2)
 premise = c1.text_area("Premise", key="attr_premise", height=80)
 hypothesis = c2.text_area("Hypothesis", key="attr_hypothesis", height=80)
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-# DeepLift is offered but not on by default: on transformers it is refused with the reason (mlt_core.attribute)
+# DeepLIFT is offered but not on by default (its baseline logit is that of a treated network: see its help)
 methods = c1.multiselect("Methods", list(METHODS), default=[m for m in METHODS if m != "deeplift"], key="attr_methods",
                          help="\n".join(f"- **{m}**: {h}" for m, h in METHODS.items()))
 target = c2.selectbox("Explain", ["predicted", *LABELS], key="attr_target")

@@ -69,10 +69,11 @@ def test_attributions_page_pair(models):
     assert shown["NS (AOPC)"].notna().sum() >= 4  # real numbers, not only undefined ones
     for ours, theirs in (("NS (AOPC)", "NS"), ("NC (AOPC)", "NC"), ("Soft-NS", "soft_NS"), ("Soft-NC", "soft_NC")):
         np.testing.assert_allclose(shown[ours].to_numpy(float), core[theirs].to_numpy(float), atol=1e-9)
-    assert "deeplift does not apply" in shown.loc["deeplift", "note"]
+    assert "does not apply" not in shown.loc["deeplift", "note"]  # DeepLIFT runs on the transformer now
     chips = [h.proto.body for h in at.get("html") if "integrated_gradients" in h.proto.body]
     assert len(chips) == 2 and all("reading" in c for c in chips)  # one chip row per model
-    assert any("deeplift" in c.value and "n/a" in c.value for c in at.caption)
+    assert len([h for h in at.get("html") if "deeplift" in h.proto.body]) == 2
+    assert not any("deeplift" in c.value and "n/a" in c.value for c in at.caption)
 
 
 def test_attributions_page_bad_input(models):

@@ -160,9 +160,9 @@ def test_faithfulness_pair_and_dataset(xlmr):
     s = res["summary"]
     assert s["method"].tolist() == ["attention", "scaled_attention", "input_x_gradient", "integrated_gradients",
                                     "deeplift", "random"]
-    assert "deeplift does not apply" in s.set_index("method").loc["deeplift", "note"]
+    assert "deeplift" not in res["errors"] and s.set_index("method").loc["deeplift", "p_full"] == s["p_full"].iloc[0]
     per = res["per_ratio"]
-    assert sorted(per["method"].unique()) == sorted(set(s["method"]) - {"deeplift"})
+    assert sorted(per["method"].unique()) == sorted(set(s["method"]))
     assert (per.groupby("method").size() == 7).all()
     assert s["p_full"].dropna().iloc[0] == pytest.approx(res["prepared"].probs[res["prepared"].target], abs=1e-5)
     pairs = pd.DataFrame({"id": ["a", "b", "c"], "lang": ["en", "en", "hi"], "premise": [PREMISE, "A dog runs.", "एक आदमी खाना खा रहा है।"],
@@ -170,7 +170,7 @@ def test_faithfulness_pair_and_dataset(xlmr):
     done = []
     per_ex = faithfulness_dataset(xlmr, pairs, methods=("attention", "deeplift"), draws=2,
                                   progress=lambda i, n: done.append((i, n)))
-    assert done[-1] == (3, 3) and set(per_ex["method"]) == {"attention", "random"}
+    assert done[-1] == (3, 3) and set(per_ex["method"]) == {"attention", "deeplift", "random"}
     summ = summarise(per_ex)
     en = per_ex[(per_ex.lang == "en") & (per_ex.method == "attention")]
     row = summ[(summ.lang == "en") & (summ.method == "attention")].iloc[0]
