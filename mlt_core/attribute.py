@@ -1,8 +1,10 @@
-"""Token attributions: which input tokens drove a prediction, five ways.
+"""Token attributions: which input tokens drove a prediction, six ways.
 
 attention             last-layer attention from the pooled token (encoders: <s>/[CLS]; decoders:
                       the last token), mean over heads; no gradient, read from the shared forward
-scaled_attention      that attention row times its gradient w.r.t. the target logit, mean over heads
+scaled_attention      that attention row, head-averaged, times its gradient w.r.t. the target logit,
+                      head-averaged (multilingual-faith's definition, after FRESH)
+scaled_attention_per_head  attention x gradient per head, then the mean over heads
 input_x_gradient      Captum InputXGradient on the word embeddings
 integrated_gradients  Captum IntegratedGradients on the word embeddings, steps batched
 deeplift              DeepLIFT rescale rule with attention and norm scales held at their input values
@@ -33,7 +35,9 @@ from .labels import LABELS, canonical_label
 
 METHODS = {
     "attention": "Last-layer attention from the pooled token (<s>; decoders: last token), mean over heads",
-    "scaled_attention": "Attention times its gradient w.r.t. the target logit (same row, mean over heads)",
+    "scaled_attention": ("Head-averaged attention times head-averaged gradient w.r.t. the target logit (same row; "
+                         "the reference's definition)"),
+    "scaled_attention_per_head": "Attention times its gradient, per head, then the mean over heads (same row)",
     "input_x_gradient": "Gradient of the target logit times the word embedding (Captum InputXGradient)",
     "integrated_gradients": "Integrated Gradients from a zero-embedding baseline (Captum, batched steps)",
     "deeplift": ("DeepLIFT rescale rule on GELU/tanh/SiLU, attention probabilities and LayerNorm/RMSNorm scale held at "
@@ -41,7 +45,8 @@ METHODS = {
                  "treated, not of the real model on the baseline; not Captum's DeepLift"),
 }
 ALIASES = {"ig": "integrated_gradients", "ixg": "input_x_gradient", "gradients": "input_x_gradient",
-           "dl": "deeplift", "attn": "attention", "scaled attention": "scaled_attention", "sa": "scaled_attention"}
+           "dl": "deeplift", "attn": "attention", "scaled attention": "scaled_attention", "sa": "scaled_attention",
+           "sa_per_head": "scaled_attention_per_head"}
 SEGMENTS = {0: "premise", 1: "hypothesis", None: "special"}
 ROBERTA_TYPES = ("xlm-roberta", "roberta", "camembert")
 DEFAULT_STEPS = 50
@@ -185,7 +190,7 @@ def _attention(p: Prepared, **_) -> tuple[np.ndarray, dict]:
     return row.mean(0).double().numpy(), {}
 
 
-def _scaled_attention(p: Prepared, **_) -> tuple[np.ndarray, dict]:
+def _scaled_attention(p: Prepared, reference: bool = True, **_) -> tuple[np.ndarray, dict]:
     embeds = word_embeddings(p)
     with torch.inference_mode(False), torch.enable_grad():
         x = embeds.clone().requires_grad_(True)
@@ -197,8 +202,14 @@ def _scaled_attention(p: Prepared, **_) -> tuple[np.ndarray, dict]:
             raise MltError(f"{p.ckpt.name} returned no attentions; load it with attn_implementation='eager'")
         attn = out.attentions[-1]  # [1, head, q, k]
         (grad,) = torch.autograd.grad(out.logits[0, p.logit_index], attn)  # [1, head, q, k]
-    scaled = (attn * grad)[0, :, p.pooled, :].mean(0)  # [k]
+    a, g = attn[0, :, p.pooled, :], grad[0, :, p.pooled, :]  # [head, k]
+    # reference (multilingual-faith, after FRESH): head-averaged attention x head-averaged gradient
+    scaled = a.mean(0) * g.mean(0) if reference else (a * g).mean(0)  # [k]
     return scaled.detach().double().cpu().numpy(), {}
+
+
+def _scaled_attention_per_head(p: Prepared, **_) -> tuple[np.ndarray, dict]:
+    return _scaled_attention(p, reference=False)
 
 
 def _input_x_gradient(p: Prepared, **_) -> tuple[np.ndarray, dict]:
@@ -254,6 +265,7 @@ def _deeplift(p: Prepared, baseline: str = "zero", **_) -> tuple[np.ndarray, dic
 RUNNERS = {
     "attention": _attention,
     "scaled_attention": _scaled_attention,
+    "scaled_attention_per_head": _scaled_attention_per_head,
     "input_x_gradient": _input_x_gradient,
     "integrated_gradients": _integrated_gradients,
     "deeplift": _deeplift,

@@ -121,9 +121,13 @@ def test_attention_and_scaled_attention_rows(family, xlmr, qwen):
     p = prepare(ckpt, PREMISE, HYPOTHESIS)
     assert ckpt.label_order[p.target] == pred  # default target: the prediction
     att = attribute_prepared(p, "attention")["score"].to_numpy()
-    sca = attribute_prepared(p, "scaled_attention")["score"].to_numpy()
+    sca = attribute_prepared(p, "scaled_attention_per_head")["score"].to_numpy()
+    ref = attribute_prepared(p, "scaled_attention")["score"].to_numpy()
     np.testing.assert_allclose(att, attn[0, :, row, :].mean(0).detach().numpy(), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(sca, (attn * g)[0, :, row, :].mean(0).detach().numpy(), rtol=1e-4, atol=1e-8)
+    # multilingual-faith: attention_gradients = weights[:, :, 0, :].mean(1) (grad); (attentions * attention_gradients)
+    want = (attn[0, :, row, :].mean(0) * g[0, :, row, :].mean(0)).detach().numpy()
+    np.testing.assert_allclose(ref, want, rtol=1e-4, atol=1e-10)
     assert att.sum() == pytest.approx(1.0, abs=1e-5)  # one softmax row
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 
 from .theme import FONT_SIZE, lang_scale, model_scale
 
-METHOD_COLORS = {"attention": "#0072B2", "scaled_attention": "#56B4E9", "input_x_gradient": "#E69F00",
+METHOD_COLORS = {"attention": "#0072B2", "scaled_attention": "#56B4E9", "scaled_attention_per_head": "#009E73",
+                 "input_x_gradient": "#E69F00",
                  "integrated_gradients": "#D55E00", "deeplift": "#CC79A7", "random": "#999999"}
 METRICS = {"NS": "NS (AOPC)", "NC": "NC (AOPC)", "soft_NS": "Soft-NS", "soft_NC": "Soft-NC"}
 FONTS = "'Noto Sans', 'Noto Sans Devanagari', 'Nirmala UI', Mangal, 'Segoe UI', Arial, sans-serif"

@@ -27,8 +27,20 @@ def add_arguments(p) -> None:
     p.add_argument("--replacement", choices=["pad", "mask", "attention"], default="pad",
                    help="how erased tokens are removed for --faithfulness (default: pad token)")
     p.add_argument("--draws", type=int, default=10, help="Bernoulli draws for Soft-NS/NC (default 10)")
+    add_convention_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the random floor and the soft draws")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+def add_convention_arguments(p) -> None:
+    from ..faithfulness import CONVENTIONS, DEFAULT_CONVENTION
+
+    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
+                   help=f"NS/NC where 1 - S0 < 1e-4 (default {DEFAULT_CONVENTION}): "
+                        + "; ".join(f"{k}: {v}" for k, v in CONVENTIONS.items()))
+    p.add_argument("--rank-by", choices=["signed", "abs"], default="signed",
+                   help="rank tokens by signed score or |score| for the rationales, hard and soft (default signed; "
+                        "the reference convention ranks input_x_gradient by |score| in any case)")
 
 
 def _clean(v):
@@ -49,7 +61,8 @@ def run(args) -> int:
     ckpt = load_checkpoint(args.model)
     if args.faithfulness:
         res = faithfulness(ckpt, args.premise, args.hypothesis, methods, args.target, max_length=args.max_length,
-                           replacement=args.replacement, draws=args.draws, seed=args.seed, **settings)
+                           replacement=args.replacement, draws=args.draws, seed=args.seed,
+                           convention=args.convention, rank_by=args.rank_by, **settings)
         p, long, errors = res["prepared"], res["scores"], res["errors"]
     else:
         p = prepare(ckpt, args.premise, args.hypothesis, args.target, max_length=args.max_length)
@@ -66,6 +79,7 @@ def run(args) -> int:
            "methods": {m: g.sort_values("position")["score"].tolist() for m, g in long.groupby("method", sort=False)},
            "errors": errors}
     if args.faithfulness:
+        out["convention"] = args.convention
         out["faithfulness"] = [{k: _clean(v) for k, v in r.items()} for r in res["summary"].to_dict(orient="records")]
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
@@ -81,6 +95,7 @@ def run(args) -> int:
     for m, why in errors.items():
         print(f"   {m}: n/a - {why}")
     if args.faithfulness:
+        print(f"   convention: {args.convention}")
         print("   method                    NS      NC  Soft-NS  Soft-NC")
         for r in out["faithfulness"]:
             vals = [r.get(k) for k in ("NS", "NC", "soft_NS", "soft_NC")]
