@@ -203,6 +203,16 @@ def projection_frame(models: tuple, source: str, langs: tuple, limit: int, model
     return projection(internals_stats(models, source, langs, limit), model, layer, method)
 
 
+@st.cache_data(max_entries=16, show_spinner="Aligning translated words…")
+def word_alignment_frame(models: tuple, source: str, langs: tuple) -> pd.DataFrame:
+    """Word alignment per layer for each model (mlt_core.word_alignment) on the data's parallel premises."""
+    from mlt_core.word_alignment import word_alignment
+
+    data = load_data(source, langs or None, None)
+    return pd.concat([word_alignment(get_checkpoint(m), data, list(langs) or None) for m in models],
+                     ignore_index=True)
+
+
 def internals_figures(params: dict, limit: int, models: list | None = None, key: str = "int") -> list:
     """Widgets + figures of the internals section (for `models`, default all); returns the Figures drawn."""
     from mlt_core import representations as R
@@ -212,7 +222,8 @@ def internals_figures(params: dict, limit: int, models: list | None = None, key:
     stats = internals_stats(*args, show_progress=True)
     names = list(dict.fromkeys(k[0] for k in stats))
     t = {"entropy": R.entropy_table(stats),
-         "probes": pd.concat([probe_frame(*args, m) for m in names], ignore_index=True)}
+         "probes": pd.concat([probe_frame(*args, m) for m in names], ignore_index=True),
+         "norms": R.norm_table(stats)}
     c = st.columns(4)
     entropy = c[0].radio("Entropy", ["entropy_norm", "entropy"], horizontal=True, key=f"{key}_ent_kind",
                          format_func=lambda v: "normalised (H / log n)" if v == "entropy_norm" else "raw (nats)")
@@ -222,6 +233,9 @@ def internals_figures(params: dict, limit: int, models: list | None = None, key:
         t["similarity"] = R.similarity_table(stats, a, b).assign(models=f"{a} vs {b}")
     if len({k[1] for k in stats}) >= 2:
         t["alignment"] = pd.concat([R.alignment_table(stats, m) for m in names], ignore_index=True)
+        wa = word_alignment_frame(args[0], args[1], args[2])
+        if len(wa):
+            t["word_alignment"] = wa
     c = st.columns(4)
     m = c[0].selectbox("Projection of", names, key=f"{key}_proj_model")
     n_layers = next(s["pooled"].shape[1] for k, s in stats.items() if k[0] == m)

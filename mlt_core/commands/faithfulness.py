@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import math
 
+from ._common import add_models_and_data
 from .attribute import add_convention_arguments
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--model", action="append", required=True, help="checkpoint folder, name under models/, or Hub id")
-    p.add_argument("--data", default="sample", help="sample (bundled), xnli (Hub), or a local XNLI file/folder")
-    p.add_argument("--langs", nargs="+", default=None, help="languages (default: all in the data)")
-    p.add_argument("--split", default="test", help="data split (default test)")
+    add_models_and_data(p)
     p.add_argument("--limit", type=int, default=20, help="examples per language (default 20)")
     p.add_argument("--method", nargs="+", default=["attention", "scaled_attention", "input_x_gradient", "deeplift"],
                    help="attribution methods (default: attention scaled_attention input_x_gradient deeplift)")
