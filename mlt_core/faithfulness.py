@@ -15,8 +15,10 @@ is by magnitude), through an independent Bernoulli mask; NS/NC are computed per 
 `draws` seeded draws. Special tokens are always kept, hard and soft. This follows the metric's intent
 (sufficiency keeps the important tokens). Their code, `BertModelWrapper_zeroout` (src/models/
 bert_components.py), does the opposite: for soft_suff it keeps each element with probability 1 - q and
-for soft_comp with probability q, so its Soft-S erases the important tokens most; and its masks also hit
-special tokens and skip dropout-free inference. Numbers from the two are not comparable.
+for soft_comp with probability q, so its Soft-S erases the important tokens most (and its special tokens,
+scored -inf and so q = 0 after its min-max normalise=2, are always kept by soft_suff but always zeroed by soft_comp; here
+they are always kept). The mask hits the same place in both: the embedding layer's output, all elements
+independently. Numbers from the two are not comparable.
 Conventions (`convention=`), for when 1 - S0 < 1e-4 (the empty input is at least as sure of y as the full
 one, so NS and NC divide by ~0):
     "mlt" (default)   NS and NC are undefined there: NaN, left out of the means; `summarise` reports the

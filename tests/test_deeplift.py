@@ -131,8 +131,11 @@ def test_differs_from_input_x_gradient_and_reports_completeness(which, lively, q
     ckpt = lively if which == "xlmr" else qwen
     dl = attribute(ckpt, PREMISE, HYPOTHESIS, "deeplift")
     ixg = attribute(ckpt, PREMISE, HYPOTHESIS, "ixg")
-    diff = np.abs(dl["score"].to_numpy() - ixg["score"].to_numpy()).max()
-    assert diff > 0.05 * np.abs(ixg["score"].to_numpy()).max()
+    words = (dl["segment"] != "special").to_numpy()  # specials: DeepLIFT's baseline keeps them, so 0 there
+    assert not np.any(dl["score"].to_numpy()[~words])
+    a, b = dl["score"].to_numpy()[words], ixg["score"].to_numpy()[words]
+    assert np.abs(a - b).max() > 0.2 * np.abs(b).max()  # on the words themselves, not a rounding difference
+    assert np.corrcoef(a, b)[0, 1] < 0.99
     assert dl.attrs["convergence_delta"] < 1e-4 * max(1.0, abs(dl.attrs["baseline_logit"]))
     assert not dl.attrs["warnings"]
 
