@@ -94,7 +94,8 @@ def faithfulness_bars(table: pd.DataFrame, metric: str = "NC") -> alt.Chart:
         color=alt.Color("method:N", scale=method_scale(methods), legend=alt.Legend(orient="top")),
         # two model panels per row and the legend on top: fits a 1280-px projector's column
         facet=alt.Facet("model:N", title=None, sort=models, columns=2),
-        tooltip=["model", "lang", "method", "n", alt.Tooltip(f"{metric}:Q", format=".3f")],
+        tooltip=["model", "lang", "method", "n", alt.Tooltip(f"{metric}:Q", format=".3f")]
+        + ([alt.Tooltip("undefined:Q", format=".0%", title="undefined (1 − S0 < 1e-4)")] if "undefined" in table else []),
     ).properties(width=alt.Step(14), height=240)
 
 

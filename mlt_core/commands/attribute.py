@@ -2,7 +2,8 @@
 
 Scores are per token: the attribution summed over the embedding dimension, signed (positive =
 evidence for the target label, by default the predicted one). --faithfulness adds NS/NC/Soft-NS/
-Soft-NC per method with a random floor (Zhao & Aletras 2024). --json gives one object.
+Soft-NC per method with a random floor (Zhao & Aletras 2024), under --convention mlt (default: undefined
+where 1 - S0 < 1e-4) or reference (multilingual-faith's code). --json gives one object.
 Example: python -m mlt_core attribute --model models/demo-en --premise "..." --hypothesis "..." --method ig
 """
 from __future__ import annotations
@@ -16,12 +17,14 @@ def add_arguments(p) -> None:
     p.add_argument("--premise", required=True, help="premise text")
     p.add_argument("--hypothesis", required=True, help="hypothesis text")
     p.add_argument("--method", default="integrated_gradients",
-                   help="attention | scaled_attention | input_x_gradient (ixg) | integrated_gradients (ig) | "
-                        "deeplift (dl) | all  (default: ig)")
+                   help="attention | scaled_attention | scaled_attention_per_head | input_x_gradient (ixg) | "
+                        "integrated_gradients (ig) | deeplift (dl) | all  (default: ig)")
     p.add_argument("--target", default=None, help="label to explain (entailment/neutral/contradiction); default: predicted")
     p.add_argument("--steps", type=int, default=50, help="integrated-gradients steps (default 50)")
     p.add_argument("--internal-batch-size", type=int, default=None, help="IG steps per forward (default: rows x tokens <= 1600)")
-    p.add_argument("--baseline", choices=["zero", "pad"], default="zero", help="IG/DeepLift baseline embedding")
+    p.add_argument("--baseline", choices=["zero", "pad"], default="zero",
+                   help="IG/DeepLIFT baseline: non-special word embeddings zero (default), or the pad embedding "
+                        "(the zero vector too in XLM-R: padding_idx)")
     p.add_argument("--max-length", type=int, default=None, help="truncate longer pairs to this many tokens")
     p.add_argument("--faithfulness", action="store_true", help="also score NS/NC/Soft-NS/Soft-NC per method")
     p.add_argument("--replacement", choices=["pad", "mask", "attention"], default="pad",
