@@ -5,8 +5,8 @@ settings, so asking again is instant and a killed run resumes). Writes into --ou
   predictions.parquet  id, lang, premise, hypothesis, gold, predicted, p_*, confidence, n_tokens, model
   metrics.json         accuracy (+95% bootstrap CI), bias, transfer efficiency, per-label accuracy,
                        confusion, ECE/MCE/Brier, reliability bins per (model, language)
-  internals/*.csv      with --internals: attention entropy, CKA/cosine, alignment, probes per layer,
-                       2-D projection
+  internals/*.csv      with --internals: attention entropy, CKA (+ noise floor)/cosine, alignment,
+                       hidden-state norms, probes per layer, 2-D projection
   report.html          with --report: a self-contained HTML report (opens offline)
 """
 from __future__ import annotations
