@@ -3,7 +3,9 @@
 attention             last-layer attention from the pooled token (encoders: <s>/[CLS]; decoders:
                       the last token), mean over heads; no gradient, read from the shared forward
 scaled_attention      that attention row, head-averaged, times its gradient w.r.t. the target logit,
-                      head-averaged (multilingual-faith's definition, after FRESH)
+                      head-averaged (multilingual-faith's definition, after FRESH; their rationale_extractor.py
+                      at HEAD has the `.grad` commented out, as their copy of the weights is detached from the
+                      logits, so it multiplies attention by itself: we use the gradient, as the method says)
 scaled_attention_per_head  attention x gradient per head, then the mean over heads
 input_x_gradient      Captum InputXGradient on the word embeddings
 integrated_gradients  Captum IntegratedGradients on the word embeddings, steps batched
