@@ -25,9 +25,22 @@ MODELS_DIR = Path(os.environ.get("MLT_MODELS_DIR", REPO_ROOT / "models"))
 
 
 def meta_says_untrained(meta: dict | None) -> bool:
-    """mlt.json marks the classifier as never trained (a base checkpoint, or the explicit flag)."""
+    """mlt.json marks the classifier as never trained: a base checkpoint, the explicit flag, or 0 training steps."""
     meta = meta or {}
-    return meta.get("role") == "base" or meta.get("untrained_head") is True
+    steps = (meta.get("hyperparameters") or {}).get("steps") if isinstance(meta.get("hyperparameters"), dict) else None
+    return meta.get("role") == "base" or meta.get("untrained_head") is True or steps == 0
+
+
+def noise_warning(name: str, meta: dict | None, head_missing: bool = False) -> str | None:
+    """THE "predictions mean nothing" rule, worded once: head missing, or mlt.json says untrained (None if neither)."""
+    if head_missing:
+        why = "classifier weights were not in the checkpoint and were randomly initialised"
+    elif meta_says_untrained(meta):
+        why = ("classifier was never trained (mlt.json: " + ("role base" if (meta or {}).get("role") == "base"
+               else "0 training steps" if not (meta or {}).get("untrained_head") else "untrained_head") + ")")
+    else:
+        return None
+    return f"UNTRAINED HEAD: {name}'s {why}; its predictions are noise, and comparing against it is meaningless"
 
 
 @dataclass
@@ -96,6 +109,14 @@ def _check_local_dir(p: Path) -> None:
         raise MltError(f"{p} has no tokenizer; save the tokenizer into it too (tokenizer.save_pretrained('{p}'))")
 
 
+def looks_local(s: str) -> bool:
+    """A path, not a Hub id: starts with / . ~, has a backslash or more than one '/', or its first part is a
+    local folder (models/nope). Hub ids are `name` or `org/name`, and `org` is rarely a folder here."""
+    if s.startswith(("/", ".", "~")) or "\\" in s or s.count("/") > 1:
+        return True
+    return "/" in s and Path(s.split("/")[0]).expanduser().is_dir()
+
+
 def resolve(source: str | Path) -> tuple[str, bool]:
     """(path or Hub id, is_local): an existing folder, a name under models/, or a Hub id."""
     s = str(source).strip()
@@ -106,6 +127,9 @@ def resolve(source: str | Path) -> tuple[str, bool]:
         return str(p), True
     if re.fullmatch(r"[\w.-]+", s) and (MODELS_DIR / s).exists():
         return str(MODELS_DIR / s), True
+    if looks_local(s):
+        raise MltError(f"no such folder {s}: it does not exist; give an existing checkpoint folder, a name under models/ "
+                       "(see `ls models`), or a Hub id like 'org/model'")
     if re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", s) and ".." not in s:
         return s, False
     raise MltError(f"{s} does not exist; give a checkpoint folder, a name under models/, or a Hub id like 'org/model'")
@@ -147,14 +171,10 @@ def load_checkpoint(source: str | Path, *, device: str = "cpu", assume_xnli_orde
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tokenizer.pad_token_id
     name = Path(path).name if local else path
-    warnings = []
-    if missing:
-        warnings.append(
-            f"UNTRAINED HEAD: {name}'s classifier weights were not in the checkpoint and were randomly "
-            "initialised; its predictions are noise, and comparing against it is meaningless"
-        )
-    return Checkpoint(name=name, source=path, model=model, tokenizer=tokenizer, meta=read_meta(path) if local else {},
-                      label_order=order, untrained_head=bool(missing), family=family, warnings=warnings)
+    meta = read_meta(path) if local else {}
+    noise = noise_warning(name, meta, head_missing=bool(missing))
+    return Checkpoint(name=name, source=path, model=model, tokenizer=tokenizer, meta=meta,
+                      label_order=order, untrained_head=bool(missing), family=family, warnings=[noise] if noise else [])
 
 
 DECODER_TYPES = {"bloom", "qwen2", "qwen3", "llama", "mistral", "gpt2", "gpt_neox", "gemma", "gemma2", "phi3"}

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from .errors import MltError
+from .langs import split_langs
 from .labels import LABELS, canonical_label
 
 NLI_COLUMNS = ["id", "lang", "premise", "hypothesis", "label"]
@@ -59,9 +60,7 @@ def load_nli(source: str = "sample", langs: Sequence[str] | None = None, split: 
     an error. split: 'test', 'dev'/'validation' or 'train' (picks the file in a folder, the Hub
     split; ignored for a single file). limit: keep the first N pairs of each language.
     """
-    if isinstance(langs, str):
-        langs = [l.strip() for l in langs.split(",") if l.strip()]
-    langs = list(dict.fromkeys(langs)) if langs else None
+    langs = split_langs(langs)  # "en,hi", "en hi" or a list
     if limit is not None and limit < 0:
         raise MltError(f"limit must be >= 0, not {limit}")
     source = str(source)

@@ -79,7 +79,7 @@ def _form() -> None:
         st.error("Choose a base model, at least one language, and a name for the new checkpoint.")
         return
     args = {"base": base, "train_langs": list(langs), "method": method, "data": data, "epochs": epochs,
-            "lr": lr or None, "batch_size": int(batch), "max_steps": int(steps) or None, "name": name.strip()}
+            "lr": lr, "batch_size": int(batch), "max_steps": int(steps) or None, "name": name.strip()}
     try:
         st.session_state[JOB_KEY] = jobs.start_job(args)
     except MltError as e:
