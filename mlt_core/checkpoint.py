@@ -211,14 +211,42 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path, meta: dict, *, overwr
     return out
 
 
+ALLOWED_DIRS_ENV = "MLT_ALLOWED_DIRS"  # the server operator's extra folders the app may open (os.pathsep-separated)
+
+
+def allowed_dirs() -> list[Path]:
+    """models/ and the folders in MLT_ALLOWED_DIRS, resolved: where the app may open local checkpoints."""
+    extra = [Path(d).expanduser() for d in os.environ.get(ALLOWED_DIRS_ENV, "").split(os.pathsep) if d.strip()]
+    return [Path(MODELS_DIR).resolve(), *(d.resolve() for d in extra)]
+
+
+def app_source(source: str | Path) -> str:
+    """What the app may open (its users are not the server's operator): a checkpoint under models/ (a
+    symlink that leaves it is not followed), a Hub id, or a folder under MLT_ALLOWED_DIRS. MltError otherwise."""
+    path, local = resolve(source)
+    if not local:
+        return path
+    real = Path(path).resolve()
+    if any(real.is_relative_to(root) for root in allowed_dirs()):
+        return path
+    raise MltError(f"{source} is outside models/: the app opens checkpoints in models/, Hub ids, and folders the "
+                   f"server's operator allows (start the app with {ALLOWED_DIRS_ENV}=/path/a{os.pathsep}/path/b); "
+                   "or copy the checkpoint into models/")
+
+
 def list_checkpoints(models_dir: str | Path | None = None) -> list[dict]:
-    """Checkpoints under models_dir (finished ones only): name, path, and their mlt.json."""
+    """Checkpoints under models_dir (finished ones only): name, path, and their mlt.json.
+
+    A symlink that leads out of models_dir is skipped (the app must not open folders elsewhere)."""
     root = Path(models_dir or MODELS_DIR)
     rows = []
     if not root.is_dir():
         return rows
+    real_root = root.resolve()
     for p in sorted(root.iterdir()):
         if p.name.startswith(".") or not p.is_dir() or not (p / "config.json").is_file():
+            continue
+        if not p.resolve().is_relative_to(real_root):
             continue
         if not any(n.endswith(".safetensors") for n in os.listdir(p)):
             continue

@@ -159,6 +159,8 @@ def _read(path: Path, langs: list[str] | None, content=None) -> pd.DataFrame:
                            ".jsonl, .csv or .parquet with columns premise, hypothesis, label")
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
         raise MltError(f"{path}: cannot read it as {suffix.lstrip('.') or 'data'}: {str(e).splitlines()[0]}") from e
+    if raw.empty and not len(raw.columns):  # an empty file (or only blank lines): there is nothing to name
+        raise MltError(f"{path}: the file is empty; it needs one pair per row with premise, hypothesis, label")
     raw = raw.rename(columns=_renames(list(raw.columns)))
     missing = [c for c in ("premise", "hypothesis", "label") if c not in raw.columns]
     if missing:

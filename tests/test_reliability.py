@@ -295,3 +295,39 @@ def test_neurons_identify_never_silently_replaces_a_neuron_file(tiny_xlmr, tmp_p
     assert out.read_text() == '{"the": "demo\'s 4-language file"}'
     assert main([*argv, "--overwrite"]) == 0
     assert set(json.loads(out.read_text())["neurons"]) == {"en", "hi"}
+
+
+# ------------------------------------------------------------------- 13: e2e on its own copy, waits that scale
+def test_e2e_runs_on_a_private_copy_of_the_demo_checkpoints(tmp_path):
+    from tiny import make_tiny_checkpoint
+
+    from e2e.conftest import _private_copy
+
+    real = tmp_path / "models"
+    for n in ("demo-en", "demo-hi", "my-own-run"):
+        make_tiny_checkpoint(real / n)
+    (real / ".jobs" / "j1").mkdir(parents=True)
+    (real / "demo-en" / "neurons.json").write_text("{}")
+    (real / "demo-link").symlink_to(real / "my-own-run")
+    copy = _private_copy(real, tmp_path / "copy")
+    assert sorted(p.name for p in copy.iterdir()) == ["demo-en", "demo-hi"]  # no jobs, no user checkpoints, no links
+    assert sorted(p.name for p in (copy / "demo-en").iterdir()) == sorted(p.name for p in (real / "demo-en").iterdir())
+    tmp = copy / "demo-en" / "neurons.json.tmp"  # the app writes atomically: the user's file stays as it was
+    tmp.write_text('{"new": 1}')
+    os.replace(tmp, copy / "demo-en" / "neurons.json")
+    assert (real / "demo-en" / "neurons.json").read_text() == "{}"
+
+
+def test_e2e_waits_scale_and_screenshots_stay_out_of_docs(monkeypatch):
+    import e2e.conftest as c
+
+    monkeypatch.delenv("MLT_E2E_TIMEOUT_SCALE", raising=False)
+    monkeypatch.setattr(c.os, "getloadavg", lambda: (0.1, 0, 0))
+    assert c.budget_ms(60_000) == 60_000
+    monkeypatch.setenv("MLT_E2E_TIMEOUT_SCALE", "3")
+    assert c.budget_ms(60_000) == 180_000
+    monkeypatch.setattr(c.os, "getloadavg", lambda: (100.0 * (os.cpu_count() or 1), 0, 0))
+    assert c.budget_ms(60_000) == 720_000  # load counts, up to 4x
+    if not os.environ.get("MLT_SCREENSHOTS"):
+        assert c.SCREENSHOTS == ROOT / ".e2e-artifacts" / "screenshots"
+    assert ".e2e-artifacts/" in (ROOT / ".gitignore").read_text().splitlines()

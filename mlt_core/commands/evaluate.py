@@ -107,6 +107,7 @@ def _print_summary(ev) -> None:
 def _internals(ev, data, args, out) -> list:
     """Capture internals (one pass per model and language, cached), write CSVs; returns the report's figures."""
     from .. import representations as R
+    from ..export import to_csv
     from ..report import internals_figures, internals_tables
 
     progress, close = _bar()
@@ -119,6 +120,6 @@ def _internals(ev, data, args, out) -> list:
     d.mkdir(parents=True, exist_ok=True)
     t = internals_tables(stats)
     for name, df in t.items():
-        df.to_csv(d / f"{name}.csv", index=False)
+        to_csv(df, d / f"{name}.csv")  # formula-leading cells escaped
     print(f"wrote {d}/ ({', '.join(f'{n}.csv' for n in t)})")
     return internals_figures(t)
