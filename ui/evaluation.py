@@ -179,7 +179,8 @@ def show_figure(fig, key: str) -> None:
     st.markdown(f"**{fig.title}**")
     st.caption((fig.help or "").strip().splitlines()[0])
     if fig.chart is not None:
-        st.altair_chart(fig.chart, width="content", key=f"{key}_chart")
+        with st.container(key=f"{key}_chart"):  # browser tests find `.st-key-<key>_chart`
+            st.altair_chart(fig.chart, width="content")
     with st.expander("data and downloads"):
         st.dataframe(fig.data, hide_index=True, key=f"{key}_df")
         figure_downloads(fig.chart, fig.data, fig.key, key=key, image=True)

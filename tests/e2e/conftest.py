@@ -250,7 +250,7 @@ def wait_idle(page, timeout_ms: int = 90_000) -> None:
 
 
 def wait_for(page, selector: str, what: str, timeout_ms: int = 60_000):
-    """Wait until the element `selector` (one concrete element, e.g. `.st-key-home_table`) is visible; returns
+    """Wait until the element `selector` (one concrete element, e.g. `.st-key-pg_card_0`) is visible; returns
     its locator. On timeout: screenshot + server log saved, and the failure names `what` was awaited."""
     loc = page.locator(selector)
     try:
