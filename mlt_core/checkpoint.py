@@ -27,8 +27,9 @@ MODELS_DIR = Path(os.environ.get("MLT_MODELS_DIR", REPO_ROOT / "models"))
 def meta_says_untrained(meta: dict | None) -> bool:
     """mlt.json marks the classifier as never trained: a base checkpoint, the explicit flag, or 0 training steps."""
     meta = meta or {}
-    steps = (meta.get("hyperparameters") or {}).get("steps") if isinstance(meta.get("hyperparameters"), dict) else None
-    return meta.get("role") == "base" or meta.get("untrained_head") is True or steps == 0
+    hyper = meta.get("hyperparameters")
+    return meta.get("role") == "base" or meta.get("untrained_head") is True or (
+        isinstance(hyper, dict) and hyper.get("steps") == 0)
 
 
 def noise_warning(name: str, meta: dict | None, head_missing: bool = False) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,12 +49,17 @@ def run_lock(models: Path, name: str, log=None):
     Yields the pid of a dead previous holder whose stale lock was taken over (or None)."""
     path = lock_path(models, name)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tries = 5  # holder() probes with a brief shared lock: a few quick retries before refusing
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
+            tries -= 1
+            if tries > 0:
+                time.sleep(0.05)
+                continue
             pid = _pid(path)
             raise MltError(f"another run of {name} is in progress (pid {pid or 'unknown'}); wait for it to end, "
                            "cancel it, or choose another --name") from None
