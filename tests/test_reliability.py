@@ -331,3 +331,14 @@ def test_e2e_waits_scale_and_screenshots_stay_out_of_docs(monkeypatch):
     if not os.environ.get("MLT_SCREENSHOTS"):
         assert c.SCREENSHOTS == ROOT / ".e2e-artifacts" / "screenshots"
     assert ".e2e-artifacts/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_a_cancelled_run_leaves_nothing_behind(tiny_xlmr, models):
+    """SIGTERM (the app's Cancel) before any Trainer checkpoint: no run folder, no lock, no checkpoint."""
+    proc, _ = _start(models, tiny_xlmr, "gone", "--save-steps", "100000")
+    progress = models / ".runs" / "gone" / "progress.jsonl"
+    _wait(lambda: progress.is_file() and '"train"' in progress.read_text(), proc, "no training step")
+    assert (models / ".runs" / "gone.lock").is_file()
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert _everything(models) == []
