@@ -136,3 +136,32 @@ def test_csv_exports_escape_formula_cells():
     assert df["premise"][0] == "=HYPERLINK(\"http://x\")"  # the frame itself is untouched
     assert download.to_csv is to_csv  # the app's CSV buttons write through it
 
+
+
+def test_home_flags_a_zero_step_checkpoint_by_the_same_rule(tmp_path):
+    from tiny import make_tiny_checkpoint
+
+    from mlt_core.checkpoint import load_checkpoint, read_meta
+    from ui.playground_catalog import untrained_head
+
+    zero = make_tiny_checkpoint(tmp_path / "zero", meta={"role": "fine-tuned", "hyperparameters": {"steps": 0}})
+    done = make_tiny_checkpoint(tmp_path / "done", meta={"role": "fine-tuned", "hyperparameters": {"steps": 30}})
+    assert untrained_head(zero, read_meta(zero)) is True and load_checkpoint(zero).head_is_noise
+    assert untrained_head(done, read_meta(done)) is False and not load_checkpoint(done).head_is_noise
+
+
+UPLOAD = """
+import sys
+sys.path.insert(0, {root!r})
+from ui.evaluation import parse_upload
+row = '{{"premise": "A man sleeps.", "hypothesis": "A person sleeps.", "label": "entailment", "lang": "en"}}\\n'
+parse_upload("pairs.jsonl", (row * 500).encode())
+"""
+
+
+def test_an_upload_shows_what_it_parsed(models):
+    at = AppTest.from_string(UPLOAD.format(root=str(ROOT)), default_timeout=60).run()
+    assert not at.exception
+    status = at.main.children[0]  # st.status: "Parsing pairs.jsonl (… MB)…" while it parses, then this
+    assert status.icon == ":material/check:"
+    assert status.label.startswith("Parsed pairs.jsonl: 500 pairs in 1 language(s), ") and status.label.endswith(" s")
