@@ -10,6 +10,7 @@ under their content hash, so the Errors page can read them back.
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -49,11 +50,26 @@ def safe_data_path(rel: str) -> str:
     return str(p)
 
 
+def upload_limit_mb() -> int:
+    """The upload cap: Streamlit's server.maxUploadSize (.streamlit/config.toml), checked again on the server."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
 def parse_upload(name: str, raw: bytes) -> str:
     """Parse an upload (in memory), keep it in the store under its content hash, return its data id."""
+    mb, cap = len(raw) / 2**20, upload_limit_mb()
+    if mb > cap:
+        raise MltError(f"{Path(name).name} is {mb:.1f} MB; uploads are capped at {cap} MB. Put the file under data/ "
+                       "(it is then listed here), or evaluate it with the CLI (python -m mlt_core evaluate --data FILE)")
     key = store.fingerprint("upload", name, hashlib.sha256(raw).hexdigest())
     if store.read_frame("uploads", key) is None:
-        store.write_frame("uploads", key, read_nli_bytes(raw, name))
+        with st.status(f"Parsing {Path(name).name} ({mb:.1f} MB)…", expanded=False) as status:
+            t0 = time.monotonic()
+            df = read_nli_bytes(raw, name)
+            status.update(label=f"Reading {len(df):,} pairs…")
+            store.write_frame("uploads", key, df)
+            status.update(label=f"Parsed {Path(name).name}: {len(df):,} pairs in "
+                                f"{df['lang'].nunique()} language(s), {time.monotonic() - t0:.1f} s", state="complete")
     return f"{UPLOAD_PREFIX}{key}:{Path(name).name}"
 
 
@@ -163,7 +179,8 @@ def show_figure(fig, key: str) -> None:
     st.markdown(f"**{fig.title}**")
     st.caption((fig.help or "").strip().splitlines()[0])
     if fig.chart is not None:
-        st.altair_chart(fig.chart, width="content", key=f"{key}_chart")
+        with st.container(key=f"{key}_chart"):  # browser tests find `.st-key-<key>_chart`
+            st.altair_chart(fig.chart, width="content")
     with st.expander("data and downloads"):
         st.dataframe(fig.data, hide_index=True, key=f"{key}_df")
         figure_downloads(fig.chart, fig.data, fig.key, key=key, image=True)
