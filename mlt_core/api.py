@@ -4,22 +4,24 @@ from __future__ import annotations
 from typing import Sequence
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .forward import forward
+from .forward import check_text, forward
 from .labels import LABELS
 from .probes import attention_entropy, layer_similarity
 
 
-def _as_checkpoint(m: str | Checkpoint) -> Checkpoint:
-    return m if isinstance(m, Checkpoint) else load_checkpoint(m)
+def _as_checkpoint(m: str | Checkpoint, assume_xnli_order: bool = False) -> Checkpoint:
+    return m if isinstance(m, Checkpoint) else load_checkpoint(m, assume_xnli_order=assume_xnli_order)
 
 
-def probe(models: Sequence[str | Checkpoint], premise: str, hypothesis: str, max_length: int | None = None) -> dict:
+def probe(models: Sequence[str | Checkpoint], premise: str, hypothesis: str, max_length: int | None = None,
+          assume_xnli_order: bool = False) -> dict:
     """Probe one pair with each model (one forward pass each); JSON-ready dict.
 
     {"models": [{name, label, probs, tokens, attention_entropy, attention_entropy_normalized,
-    truncated, untrained_head, warnings}], "layer_similarity": [{layer, cosine, cka}] (2+ models)}
+    truncated, untrained_head (Checkpoint.head_is_noise), warnings}], "layer_similarity": [{layer, cosine, cka}] (2+ models)}
     """
-    ckpts = [_as_checkpoint(m) for m in models]
+    check_text([(premise, hypothesis)])  # before loading any model
+    ckpts = [_as_checkpoint(m, assume_xnli_order) for m in models]
     caches = [forward(c, [(premise, hypothesis)], max_length=max_length) for c in ckpts]
     out = {"premise": premise, "hypothesis": hypothesis, "models": []}
     for c, cache in zip(ckpts, caches):
@@ -38,7 +40,7 @@ def probe(models: Sequence[str | Checkpoint], premise: str, hypothesis: str, max
             "attention_entropy": raw,
             "attention_entropy_normalized": norm,
             "truncated": cache.truncated[0],
-            "untrained_head": c.untrained_head,
+            "untrained_head": c.head_is_noise,  # the one rule: head missing, or mlt.json says untrained
             "warnings": warnings,
         })
     if len(caches) >= 2:

@@ -1,11 +1,16 @@
-"""Token attributions: which input tokens drove a prediction, five ways.
+"""Token attributions: which input tokens drove a prediction, six ways.
 
 attention             last-layer attention from the pooled token (encoders: <s>/[CLS]; decoders:
                       the last token), mean over heads; no gradient, read from the shared forward
-scaled_attention      that attention row times its gradient w.r.t. the target logit, mean over heads
+scaled_attention      that attention row, head-averaged, times its gradient w.r.t. the target logit,
+                      head-averaged (multilingual-faith's definition, after FRESH; their rationale_extractor.py
+                      at HEAD has the `.grad` commented out, as their copy of the weights is detached from the
+                      logits, so it multiplies attention by itself: we use the gradient, as the method says)
+scaled_attention_per_head  attention x gradient per head, then the mean over heads
 input_x_gradient      Captum InputXGradient on the word embeddings
 integrated_gradients  Captum IntegratedGradients on the word embeddings, steps batched
-deeplift              Captum DeepLift; refused (MltError) where its rules do not cover the model
+deeplift              DeepLIFT rescale rule with attention and norm scales held at their input values
+                      (Ali et al. 2022; mlt_core/deeplift.py says what it is and is not)
 
 A token's score is the SUM over the embedding dimension of its attribution: signed, positive =
 evidence for the target label (show |score| if you want magnitude only). Gradients are of the
@@ -18,7 +23,6 @@ pad embedding), special tokens kept, position embeddings untouched (Captum's BER
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,13 +37,18 @@ from .labels import LABELS, canonical_label
 
 METHODS = {
     "attention": "Last-layer attention from the pooled token (<s>; decoders: last token), mean over heads",
-    "scaled_attention": "Attention times its gradient w.r.t. the target logit (same row, mean over heads)",
+    "scaled_attention": ("Head-averaged attention times head-averaged gradient w.r.t. the target logit (same row; "
+                         "the reference's definition)"),
+    "scaled_attention_per_head": "Attention times its gradient, per head, then the mean over heads (same row)",
     "input_x_gradient": "Gradient of the target logit times the word embedding (Captum InputXGradient)",
     "integrated_gradients": "Integrated Gradients from a zero-embedding baseline (Captum, batched steps)",
-    "deeplift": "DeepLift rescale rule (Captum); only for models whose non-linearities it has rules for",
+    "deeplift": ("DeepLIFT rescale rule on GELU/tanh/SiLU, attention probabilities and LayerNorm/RMSNorm scale held at "
+                 "their values on the input (Ali et al. 2022): scores sum to logit(x) - logit(baseline) of the network so "
+                 "treated, not of the real model on the baseline; not Captum's DeepLift"),
 }
 ALIASES = {"ig": "integrated_gradients", "ixg": "input_x_gradient", "gradients": "input_x_gradient",
-           "dl": "deeplift", "attn": "attention", "scaled attention": "scaled_attention", "sa": "scaled_attention"}
+           "dl": "deeplift", "attn": "attention", "scaled attention": "scaled_attention", "sa": "scaled_attention",
+           "sa_per_head": "scaled_attention_per_head"}
 SEGMENTS = {0: "premise", 1: "hypothesis", None: "special"}
 ROBERTA_TYPES = ("xlm-roberta", "roberta", "camembert")
 DEFAULT_STEPS = 50
@@ -183,7 +192,7 @@ def _attention(p: Prepared, **_) -> tuple[np.ndarray, dict]:
     return row.mean(0).double().numpy(), {}
 
 
-def _scaled_attention(p: Prepared, **_) -> tuple[np.ndarray, dict]:
+def _scaled_attention(p: Prepared, reference: bool = True, **_) -> tuple[np.ndarray, dict]:
     embeds = word_embeddings(p)
     with torch.inference_mode(False), torch.enable_grad():
         x = embeds.clone().requires_grad_(True)
@@ -195,8 +204,14 @@ def _scaled_attention(p: Prepared, **_) -> tuple[np.ndarray, dict]:
             raise MltError(f"{p.ckpt.name} returned no attentions; load it with attn_implementation='eager'")
         attn = out.attentions[-1]  # [1, head, q, k]
         (grad,) = torch.autograd.grad(out.logits[0, p.logit_index], attn)  # [1, head, q, k]
-    scaled = (attn * grad)[0, :, p.pooled, :].mean(0)  # [k]
+    a, g = attn[0, :, p.pooled, :], grad[0, :, p.pooled, :]  # [head, k]
+    # reference (multilingual-faith, after FRESH): head-averaged attention x head-averaged gradient
+    scaled = a.mean(0) * g.mean(0) if reference else (a * g).mean(0)  # [k]
     return scaled.detach().double().cpu().numpy(), {}
+
+
+def _scaled_attention_per_head(p: Prepared, **_) -> tuple[np.ndarray, dict]:
+    return _scaled_attention(p, reference=False)
 
 
 def _input_x_gradient(p: Prepared, **_) -> tuple[np.ndarray, dict]:
@@ -231,50 +246,28 @@ def _integrated_gradients(p: Prepared, steps: int = DEFAULT_STEPS, internal_batc
     return scores, info
 
 
-# Captum DeepLift replaces gradients by its rules only on these module types; everything else
-# (GELU/SiLU modules, LayerNorm/RMSNorm, and every functional op such as the attention softmax and
-# the query-key / attention-value products) silently keeps its plain gradient.
-def deeplift_blockers(model: nn.Module) -> list[str]:
-    """Why Captum's DeepLift cannot apply faithfully to `model` (empty list: it can)."""
-    from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
-
-    supported = {t.__name__ for t in SUPPORTED_NON_LINEAR}
-    bad: dict[str, int] = {}
-    for mod in model.modules():
-        name = type(mod).__name__
-        if name in supported or list(mod.children()):
-            continue
-        if any(k in name.lower() for k in ("gelu", "silu", "swish", "mish", "norm", "activation", "softmax", "glu")):
-            bad[name] = bad.get(name, 0) + 1
-    reasons = [f"{n} x{c}" for n, c in sorted(bad.items())]
-    cfg = getattr(model, "config", None)
-    if cfg is not None and getattr(cfg, "num_attention_heads", None):
-        reasons.append("self-attention (softmax called as a function; query-key and attention-value products "
-                       "are multiplicative interactions with no DeepLift rule)")
-    return reasons
-
-
 def _deeplift(p: Prepared, baseline: str = "zero", **_) -> tuple[np.ndarray, dict]:
-    from captum.attr import DeepLift
+    from .deeplift import deeplift
 
-    blockers = deeplift_blockers(p.ckpt.model)
-    if blockers:
-        raise MltError(
-            f"deeplift does not apply to {p.ckpt.name} ({type(p.ckpt.model).__name__}): Captum's DeepLift has "
-            "rescale rules only for ReLU, ELU, LeakyReLU, Sigmoid, Tanh, Softplus, MaxPool and Softmax modules, and "
-            f"this model's {'; '.join(blockers)} would silently fall back to plain gradients, so the result would "
-            "be input_x_gradient against the baseline, not DeepLift. Use integrated_gradients or input_x_gradient")
     embeds = word_embeddings(p)
     base = baseline_embeddings(p, embeds, baseline)
-    with torch.inference_mode(False), torch.enable_grad(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Setting forward, backward hooks")  # Captum's notice, not ours
-        attr = DeepLift(EmbedsToLogits(p)).attribute(embeds.requires_grad_(True), baselines=base, target=p.logit_index)
-    return attr[0].sum(-1).detach().double().cpu().numpy(), {}
+    r = deeplift(EmbedsToLogits(p), p.ckpt.model, embeds, base, p.logit_index)
+    scale = max(1.0, float(r["f_x"].abs().max()), float(r["f_ref"].abs().max()))
+    if r["fidelity"] > 1e-3 * scale:
+        raise MltError(f"deeplift does not apply to {p.ckpt.name} ({type(p.ckpt.model).__name__}): with its rules "
+                       f"installed the model's logits change by {r['fidelity']:.3g} on the input itself, so it has a "
+                       "layer they do not cover; use integrated_gradients or input_x_gradient")
+    info = {"convergence_delta": r["delta"], "baseline_logit": float(r["f_ref"][0])}
+    if r["delta"] > 1e-3 * scale:
+        info["warning"] = (f"deeplift's scores miss logit(x) - logit(baseline) by {r['delta']:.3g}: a layer "
+                           "without a rule")
+    return r["attr"][0].sum(-1).double().cpu().numpy(), info
 
 
 RUNNERS = {
     "attention": _attention,
     "scaled_attention": _scaled_attention,
+    "scaled_attention_per_head": _scaled_attention_per_head,
     "input_x_gradient": _input_x_gradient,
     "integrated_gradients": _integrated_gradients,
     "deeplift": _deeplift,

@@ -25,9 +25,23 @@ MODELS_DIR = Path(os.environ.get("MLT_MODELS_DIR", REPO_ROOT / "models"))
 
 
 def meta_says_untrained(meta: dict | None) -> bool:
-    """mlt.json marks the classifier as never trained (a base checkpoint, or the explicit flag)."""
+    """mlt.json marks the classifier as never trained: a base checkpoint, the explicit flag, or 0 training steps."""
     meta = meta or {}
-    return meta.get("role") == "base" or meta.get("untrained_head") is True
+    hyper = meta.get("hyperparameters")
+    return meta.get("role") == "base" or meta.get("untrained_head") is True or (
+        isinstance(hyper, dict) and hyper.get("steps") == 0)
+
+
+def noise_warning(name: str, meta: dict | None, head_missing: bool = False) -> str | None:
+    """THE "predictions mean nothing" rule, worded once: head missing, or mlt.json says untrained (None if neither)."""
+    if head_missing:
+        why = "classifier weights were not in the checkpoint and were randomly initialised"
+    elif meta_says_untrained(meta):
+        why = ("classifier was never trained (mlt.json: " + ("role base" if (meta or {}).get("role") == "base"
+               else "0 training steps" if not (meta or {}).get("untrained_head") else "untrained_head") + ")")
+    else:
+        return None
+    return f"UNTRAINED HEAD: {name}'s {why}; its predictions are noise, and comparing against it is meaningless"
 
 
 @dataclass
@@ -96,6 +110,14 @@ def _check_local_dir(p: Path) -> None:
         raise MltError(f"{p} has no tokenizer; save the tokenizer into it too (tokenizer.save_pretrained('{p}'))")
 
 
+def looks_local(s: str) -> bool:
+    """A path, not a Hub id: starts with / . ~, has a backslash or more than one '/', or its first part is a
+    local folder (models/nope). Hub ids are `name` or `org/name`, and `org` is rarely a folder here."""
+    if s.startswith(("/", ".", "~")) or "\\" in s or s.count("/") > 1:
+        return True
+    return "/" in s and Path(s.split("/")[0]).expanduser().is_dir()
+
+
 def resolve(source: str | Path) -> tuple[str, bool]:
     """(path or Hub id, is_local): an existing folder, a name under models/, or a Hub id."""
     s = str(source).strip()
@@ -106,6 +128,9 @@ def resolve(source: str | Path) -> tuple[str, bool]:
         return str(p), True
     if re.fullmatch(r"[\w.-]+", s) and (MODELS_DIR / s).exists():
         return str(MODELS_DIR / s), True
+    if looks_local(s):
+        raise MltError(f"no such folder {s}: it does not exist; give an existing checkpoint folder, a name under models/ "
+                       "(see `ls models`), or a Hub id like 'org/model'")
     if re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", s) and ".." not in s:
         return s, False
     raise MltError(f"{s} does not exist; give a checkpoint folder, a name under models/, or a Hub id like 'org/model'")
@@ -147,14 +172,10 @@ def load_checkpoint(source: str | Path, *, device: str = "cpu", assume_xnli_orde
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tokenizer.pad_token_id
     name = Path(path).name if local else path
-    warnings = []
-    if missing:
-        warnings.append(
-            f"UNTRAINED HEAD: {name}'s classifier weights were not in the checkpoint and were randomly "
-            "initialised; its predictions are noise, and comparing against it is meaningless"
-        )
-    return Checkpoint(name=name, source=path, model=model, tokenizer=tokenizer, meta=read_meta(path) if local else {},
-                      label_order=order, untrained_head=bool(missing), family=family, warnings=warnings)
+    meta = read_meta(path) if local else {}
+    noise = noise_warning(name, meta, head_missing=bool(missing))
+    return Checkpoint(name=name, source=path, model=model, tokenizer=tokenizer, meta=meta,
+                      label_order=order, untrained_head=bool(missing), family=family, warnings=[noise] if noise else [])
 
 
 DECODER_TYPES = {"bloom", "qwen2", "qwen3", "llama", "mistral", "gpt2", "gpt_neox", "gemma", "gemma2", "phi3"}
@@ -191,14 +212,42 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path, meta: dict, *, overwr
     return out
 
 
+ALLOWED_DIRS_ENV = "MLT_ALLOWED_DIRS"  # the server operator's extra folders the app may open (os.pathsep-separated)
+
+
+def allowed_dirs() -> list[Path]:
+    """models/ and the folders in MLT_ALLOWED_DIRS, resolved: where the app may open local checkpoints."""
+    extra = [Path(d).expanduser() for d in os.environ.get(ALLOWED_DIRS_ENV, "").split(os.pathsep) if d.strip()]
+    return [Path(MODELS_DIR).resolve(), *(d.resolve() for d in extra)]
+
+
+def app_source(source: str | Path) -> str:
+    """What the app may open (its users are not the server's operator): a checkpoint under models/ (a
+    symlink that leaves it is not followed), a Hub id, or a folder under MLT_ALLOWED_DIRS. MltError otherwise."""
+    path, local = resolve(source)
+    if not local:
+        return path
+    real = Path(path).resolve()
+    if any(real.is_relative_to(root) for root in allowed_dirs()):
+        return path
+    raise MltError(f"{source} is outside models/: the app opens checkpoints in models/, Hub ids, and folders the "
+                   f"server's operator allows (start the app with {ALLOWED_DIRS_ENV}=/path/a{os.pathsep}/path/b); "
+                   "or copy the checkpoint into models/")
+
+
 def list_checkpoints(models_dir: str | Path | None = None) -> list[dict]:
-    """Checkpoints under models_dir (finished ones only): name, path, and their mlt.json."""
+    """Checkpoints under models_dir (finished ones only): name, path, and their mlt.json.
+
+    A symlink that leads out of models_dir is skipped (the app must not open folders elsewhere)."""
     root = Path(models_dir or MODELS_DIR)
     rows = []
     if not root.is_dir():
         return rows
+    real_root = root.resolve()
     for p in sorted(root.iterdir()):
         if p.name.startswith(".") or not p.is_dir() or not (p / "config.json").is_file():
+            continue
+        if not p.resolve().is_relative_to(real_root):
             continue
         if not any(n.endswith(".safetensors") for n in os.listdir(p)):
             continue

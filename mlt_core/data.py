@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from .errors import MltError
+from .langs import split_langs
 from .labels import LABELS, canonical_label
 
 NLI_COLUMNS = ["id", "lang", "premise", "hypothesis", "label"]
@@ -59,9 +60,7 @@ def load_nli(source: str = "sample", langs: Sequence[str] | None = None, split: 
     an error. split: 'test', 'dev'/'validation' or 'train' (picks the file in a folder, the Hub
     split; ignored for a single file). limit: keep the first N pairs of each language.
     """
-    if isinstance(langs, str):
-        langs = [l.strip() for l in langs.split(",") if l.strip()]
-    langs = list(dict.fromkeys(langs)) if langs else None
+    langs = split_langs(langs)  # "en,hi", "en hi" or a list
     if limit is not None and limit < 0:
         raise MltError(f"limit must be >= 0, not {limit}")
     source = str(source)
@@ -160,6 +159,8 @@ def _read(path: Path, langs: list[str] | None, content=None) -> pd.DataFrame:
                            ".jsonl, .csv or .parquet with columns premise, hypothesis, label")
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
         raise MltError(f"{path}: cannot read it as {suffix.lstrip('.') or 'data'}: {str(e).splitlines()[0]}") from e
+    if raw.empty and not len(raw.columns):  # an empty file (or only blank lines): there is nothing to name
+        raise MltError(f"{path}: the file is empty; it needs one pair per row with premise, hypothesis, label")
     raw = raw.rename(columns=_renames(list(raw.columns)))
     missing = [c for c in ("premise", "hypothesis", "label") if c not in raw.columns]
     if missing:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import store
-from .checkpoint import Checkpoint, read_meta, resolve
+from .checkpoint import Checkpoint, noise_warning, read_meta, resolve
 from .errors import MltError
 from .labels import LABELS
 from .metrics import PROB_COLS, summarize
@@ -216,6 +216,9 @@ def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequ
                     store.write_frame("predictions", key, hit)
             frames.append(hit.assign(model=name))
         tl = meta.get("train_langs") or []
+        noise = noise_warning(name, meta)  # also for model info cached before the rule covered mlt.json
+        if noise and not any(w.startswith("UNTRAINED HEAD") for w in model_info["warnings"]):
+            model_info = {**model_info, "warnings": [*model_info["warnings"], noise]}
         info[name] = {"source": path, "fingerprint": fp, "warnings": model_info["warnings"],
                       "train_langs": [tl] if isinstance(tl, str) else list(tl)}
         warnings += model_info["warnings"]

@@ -17,6 +17,11 @@ subwords all start in an earlier word (a piece spanning "g." say) has none. Slow
 fall back to tokenising each whitespace chunk on its own, a word getting the subwords that the chunk's
 prefix ending with it adds to the prefix before it. Special tokens never count.
 Texts are the distinct premises and hypotheses of each language (XNLI repeats each premise 3x).
+Word definitions (`words=`): "rust" (default, above) or "spaces", the reference's (casszhao/multilingual-
+faith fertility.ipynb: `len(text.split(' '))` words, subwords = the ids without the 2 special tokens):
+a text's words are its chunks between single spaces, punctuation stays attached, so "sleeping." is one
+word and fertility comes out ~10% higher than under "rust" (comparable with the paper's 1.18-1.53).
+Under "spaces" split_share maps subwords onto whitespace chunks.
 """
 from __future__ import annotations
 
@@ -37,6 +42,17 @@ from .errors import MltError
 COLUMNS = ["tokenizer", "lang", "texts", "words", "chars", "subwords", "unk", "split_words",
            "fertility", "subwords_per_100_chars", "unk_rate", "split_share"]
 _WORD = re.compile(r"\S+")
+WORD_DEFINITIONS = {
+    "rust": "whitespace chunks with leading/trailing punctuation split off as words of their own (Rust et al. 2021)",
+    "spaces": "chunks between single spaces, punctuation attached (the reference code: text.split(' '))",
+}
+DEFAULT_WORDS = "rust"
+
+
+def check_words(definition: str) -> str:
+    if definition not in WORD_DEFINITIONS:
+        raise MltError(f"unknown word definition {definition!r}; choose one of {', '.join(WORD_DEFINITIONS)}")
+    return definition
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "sentencepiece.bpe.model", "vocab.txt", "vocab.json",
@@ -99,16 +115,18 @@ def _chunk_words(text: str, s: int, e: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in ((s, i), (i, j), (j, e)) if b > a]
 
 
-def word_spans(text: str) -> list[tuple[int, int]]:
+def word_spans(text: str, definition: str = DEFAULT_WORDS) -> list[tuple[int, int]]:
     """(start, end) of each word of `text` (see the module docstring for what a word is)."""
+    if check_words(definition) == "spaces":
+        return [(m.start(), m.end()) for m in _WORD.finditer(text)]
     return [w for m in _WORD.finditer(text) for w in _chunk_words(text, m.start(), m.end())]
 
 
-def words(text: str) -> list[str]:
-    return [text[s:e] for s, e in word_spans(text)]
+def words(text: str, definition: str = DEFAULT_WORDS) -> list[str]:
+    return [text[s:e] for s, e in word_spans(text, definition)]
 
 
-def _alone_counts(tok, text: str) -> tuple[list[int], int]:
+def _alone_counts(tok, text: str, definition: str = DEFAULT_WORDS) -> tuple[list[int], int]:
     """Per-word subwords from tokenising each whitespace chunk alone (prefix differences within a chunk)."""
     unk = tok.unk_token_id
     counts, n_unk = [], 0
@@ -116,7 +134,7 @@ def _alone_counts(tok, text: str) -> tuple[list[int], int]:
         s, e = m.start(), m.end()
         ids = tok(text[s:e], add_special_tokens=False)["input_ids"]
         n_unk += sum(int(t == unk) for t in ids) if unk is not None else 0
-        spans = _chunk_words(text, s, e)
+        spans = _chunk_words(text, s, e) if definition == "rust" else [(s, e)]
         prev = 0
         for k, (_, b) in enumerate(spans):
             if k == len(spans) - 1:
@@ -128,19 +146,19 @@ def _alone_counts(tok, text: str) -> tuple[list[int], int]:
     return counts, n_unk
 
 
-def word_pieces(tok, text: str, offsets: bool | None = None) -> tuple[list[int], int]:
+def word_pieces(tok, text: str, offsets: bool | None = None, definition: str = DEFAULT_WORDS) -> tuple[list[int], int]:
     """Subwords per word of `text`, and how many of all its subwords are unknown.
 
     offsets: align the whole text's subwords by character offsets (default: when the tokenizer is fast), or
     False to tokenise each whitespace chunk on its own.
     """
-    spans = word_spans(text)
+    spans = word_spans(text, definition)
     if not spans:
         return [], 0
     if offsets is None:
         offsets = bool(getattr(tok, "is_fast", False))
     if not offsets:  # no offsets: each whitespace chunk on its own
-        return _alone_counts(tok, text)
+        return _alone_counts(tok, text, definition)
     unk = tok.unk_token_id
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     starts = [s for s, _ in spans]
@@ -157,14 +175,14 @@ def word_pieces(tok, text: str, offsets: bool | None = None) -> tuple[list[int],
     return counts, n_unk
 
 
-def text_stats(tok, texts: Iterable[str]) -> dict:
+def text_stats(tok, texts: Iterable[str], definition: str = DEFAULT_WORDS) -> dict:
     """Raw counts over texts: texts, words, chars (non-whitespace), subwords, unk, split_words."""
     n = dict(texts=0, words=0, chars=0, subwords=0, unk=0, split_words=0)
     for t in texts:
         t = str(t)
-        counts, n_unk = word_pieces(tok, t)
+        counts, n_unk = word_pieces(tok, t, definition=definition)
         n["texts"] += 1
-        n["words"] += len(counts)
+        n["words"] += len(t.split(" ")) if definition == "spaces" else len(counts)
         n["chars"] += sum(1 for ch in t if not ch.isspace())
         n["subwords"] += sum(counts)
         n["unk"] += n_unk
@@ -187,14 +205,19 @@ def texts_of(pairs: pd.DataFrame) -> pd.DataFrame:
     return long.drop_duplicates().reset_index(drop=True)
 
 
-def fertility(tokenizers: Mapping[str, object], texts: pd.DataFrame) -> pd.DataFrame:
-    """Fertility table per tokenizer x language: DataFrame[tokenizer, lang, texts, words, ..., split_share]."""
+def fertility(tokenizers: Mapping[str, object], texts: pd.DataFrame, words: str = DEFAULT_WORDS) -> pd.DataFrame:
+    """Fertility table per tokenizer x language: DataFrame[tokenizer, lang, texts, words, ..., split_share].
+
+    words: "rust" (default) or "spaces" (the reference's), see WORD_DEFINITIONS; df.attrs["words"] says which."""
+    check_words(words)
     rows = []
     for name, tok in tokenizers.items():
         for lang, g in texts.groupby("lang", sort=False):
-            n = text_stats(tok, g["text"])
+            n = text_stats(tok, g["text"], words)
             rows.append({"tokenizer": name, "lang": lang, **n, **rates(n)})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df.attrs["words"] = words
+    return df
 
 
 def tokenizer_name(source: str | Path) -> str:
@@ -203,7 +226,7 @@ def tokenizer_name(source: str | Path) -> str:
 
 
 def fertility_for(sources: Iterable[str], data: str = "sample", langs=None, split: str = "test",
-                  limit: int | None = None) -> pd.DataFrame:
+                  limit: int | None = None, words: str = DEFAULT_WORDS) -> pd.DataFrame:
     """Load tokenizers (folders or Hub ids) and data (`mlt_core.data.load_nli`) and tabulate fertility."""
     from .data import load_nli
 
@@ -212,7 +235,7 @@ def fertility_for(sources: Iterable[str], data: str = "sample", langs=None, spli
         raise MltError("no tokenizer given; pass a checkpoint folder, a name under models/, or a Hub id")
     toks = {tokenizer_name(s): load_tokenizer(s) for s in sources}
     pairs = load_nli(source=data, langs=langs, split=split, limit=limit)
-    return fertility(toks, texts_of(pairs))
+    return fertility(toks, texts_of(pairs), words)
 
 
 def correlate(x: Iterable[float], y: Iterable[float]) -> dict:

@@ -61,27 +61,22 @@ class ForwardCache:
 
 
 @contextmanager
-def hooks(model, capture_mlp: dict | None, interventions: Interventions | None = None):
-    """Record FFN activations into `capture_mlp` and/or zero chosen neurons; always unhooked."""
+def owned_hooks(hooks: Iterable[tuple[torch.nn.Module, Callable]]):
+    """Register forward hooks [(module, fn(module, input, output))] that act only for this call; always removed.
+
+    The app shares one model across browser sessions (threads): a hook registered here is a no-op for
+    any other thread's (or context's) forward through the same model while it is registered."""
     handles = []
     owner = object()
     token = _OWNER.set(owner)
     try:
-        for l, ffn in enumerate(ffn_layers(model)):
-            zero = torch.as_tensor(list((interventions or {}).get(l, [])), dtype=torch.long)
-
-            def hook(mod, inp, out, l=l, zero=zero):
+        for module, fn in hooks:
+            def guarded(mod, inp, out, fn=fn):
                 if _OWNER.get() is not owner:  # another session's forward through the shared model
                     return None
-                if len(zero):
-                    out = out.clone()
-                    out[..., zero.to(out.device)] = 0.0
-                if capture_mlp is not None:
-                    capture_mlp[l] = out.detach()
-                return out
+                return fn(mod, inp, out)
 
-            if capture_mlp is not None or len(zero):
-                handles.append(ffn.act.register_forward_hook(hook))
+            handles.append(module.register_forward_hook(guarded))
         yield
     finally:
         for h in handles:
@@ -89,12 +84,49 @@ def hooks(model, capture_mlp: dict | None, interventions: Interventions | None =
         _OWNER.reset(token)
 
 
+@contextmanager
+def hooks(model, capture_mlp: dict | None, interventions: Interventions | None = None):
+    """Record FFN activations into `capture_mlp` and/or zero chosen neurons; always unhooked."""
+    todo = []
+    for l, ffn in enumerate(ffn_layers(model)):
+        zero = torch.as_tensor(list((interventions or {}).get(l, [])), dtype=torch.long)
+
+        def hook(mod, inp, out, l=l, zero=zero):
+            if len(zero):
+                out = out.clone()
+                out[..., zero.to(out.device)] = 0.0
+            if capture_mlp is not None:
+                capture_mlp[l] = out.detach()
+            return out
+
+        if capture_mlp is not None or len(zero):
+            todo.append((ffn.act, hook))
+    with owned_hooks(todo):
+        yield
+
+
+def check_text(pairs: Sequence[tuple[str, str]]) -> None:
+    """MltError for an empty side or text the tokenizer cannot take (bytes, lone surrogates, non-UTF-8 argv)."""
+    for i, pair in enumerate(pairs):
+        where = f" (pair {i + 1})" if len(pairs) > 1 else ""
+        for which, text in zip(("premise", "hypothesis"), pair):
+            if not isinstance(text, str):
+                raise MltError(f"the {which}{where} is {type(text).__name__}, not text; decode it to str (UTF-8) first")
+            if not text.strip():
+                raise MltError(f"the {which} is empty{where}; type some text")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                c = ord(text[e.start])
+                what = (f"byte 0x{c - 0xDC00:02x}, which is not UTF-8" if 0xDC80 <= c <= 0xDCFF  # argv's undecodable byte
+                        else f"a lone surrogate U+{c:04X}, which is not valid Unicode")
+                raise MltError(f"the {which}{where} holds {what}, at character {e.start + 1}; pass UTF-8 text "
+                               "(e.g. convert a Latin-1 file with iconv -f latin1 -t utf-8)") from None
+
+
 def encode(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], max_length: int | None = None):
     """Tokenize pairs with dynamic padding; returns (BatchEncoding, truncated flags)."""
-    for i, (p, h) in enumerate(pairs):
-        if not str(p).strip() or not str(h).strip():
-            which = "premise" if not str(p).strip() else "hypothesis"
-            raise MltError(f"the {which} is empty" + (f" (pair {i + 1})" if len(pairs) > 1 else "") + "; type some text")
+    check_text(pairs)
     limit = min(max_length or ckpt.max_length, ckpt.max_length)
     tok = ckpt.tokenizer
     prem, hyp = [p for p, _ in pairs], [h for _, h in pairs]
@@ -151,6 +183,7 @@ def batches(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], batch_size: int 
 
     Yields (original indices, cache). Keep only the statistics you need from each cache.
     """
+    check_text(pairs)
     tok = ckpt.tokenizer
     lengths = [len(ids) for ids in tok([p for p, _ in pairs], [h for _, h in pairs])["input_ids"]]
     order = sorted(range(len(pairs)), key=lambda i: lengths[i])

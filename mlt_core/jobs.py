@@ -145,9 +145,9 @@ def start_job(train_args: dict | list, device: str | None = None) -> str:
     name = _arg(argv, "--name")
     if not name:
         raise MltError("give the new checkpoint a name")
-    from .train import check_name
+    from .train import check_argv
 
-    check_name(name)
+    check_argv(argv)  # the CLI's own checks (and the run lock), before any process starts
     with _lock():
         busy = {j["device"] for j in list_jobs() if j["status"] in ACTIVE}
         dev = _pick_device(device, busy)

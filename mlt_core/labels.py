@@ -52,7 +52,7 @@ def label_order(id2label: Mapping[int, str], *, assume_xnli_order: bool = False)
             return [0, 1, 2]
         raise MltError(
             f"checkpoint labels are generic ({', '.join(names)}); set id2label in its config.json to "
-            "entailment/neutral/contradiction, or pass --assume-xnli-order if ids 0,1,2 mean those"
+            "entailment/neutral/contradiction, or pass --assume-xnli-order (probe, evaluate) if ids 0,1,2 mean those"
         )
     order = [-1, -1, -1]
     for idx in sorted(id2label):

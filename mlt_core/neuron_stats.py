@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from functools import partial
 from itertools import islice
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -17,7 +18,7 @@ import torch
 
 from .arch import ffn_layers
 from .errors import MltError
-from .forward import FORWARD_CALLS, ForwardCache, batches, forward
+from .forward import FORWARD_CALLS, ForwardCache, batches, forward, owned_hooks
 from .labels import LABELS
 
 CHUNK = 64  # batches tokenised and length-sorted together (bounds memory for any corpus length)
@@ -29,23 +30,19 @@ def counting_hooks(model, over_zero: torch.Tensor, state: dict):
 
     state["mask"] holds the current batch's non-padding mask, flattened  # [batch * seq] float32.
     On CPU the count is a mask @ fired matrix-vector product: exact (integers < 2^24 per batch in
-    float32) and 2-3x faster than summing a bool tensor over its two leading dims. Always unhooked.
+    float32) and 2-3x faster than summing a bool tensor over its two leading dims. Always unhooked;
+    the hooks act only for this call (forward.owned_hooks).
     """
-    handles = []
-    try:
-        for l, ffn in enumerate(ffn_layers(model)):
-            def hook(mod, inp, out, l=l):
-                fired = (out > 0).reshape(-1, out.shape[-1])  # [batch * seq, d_ff] bool
-                if fired.device.type == "cpu":
-                    over_zero[l] += (state["mask"] @ fired.to(torch.float32)).to(torch.int64)  # [d_ff]
-                else:  # accelerators may round float matmuls (TF32): an integer sum there
-                    over_zero[l] += fired[state["mask"].bool()].sum(0)
+    def hook(mod, inp, out, l):
+        fired = (out > 0).reshape(-1, out.shape[-1])  # [batch * seq, d_ff] bool
+        if fired.device.type == "cpu":
+            over_zero[l] += (state["mask"] @ fired.to(torch.float32)).to(torch.int64)  # [d_ff]
+        else:  # accelerators may round float matmuls (TF32): an integer sum there
+            over_zero[l] += fired[state["mask"].bool()].sum(0)
 
-            handles.append(ffn.act.register_forward_hook(hook))
+    # owned: a Playground forward from another session through the same shared model is not counted
+    with owned_hooks([(ffn.act, partial(hook, l=l)) for l, ffn in enumerate(ffn_layers(model))]):
         yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 def _pad(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

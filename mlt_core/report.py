@@ -56,9 +56,10 @@ def evaluation_figures(ev) -> dict[str, list[Figure]]:
 
 
 def internals_tables(stats: dict, model_a: str | None = None, model_b: str | None = None,
-                     layer: int | None = None, method: str = "pca", projected: str | None = None) -> dict:
+                     layer: int | None = None, method: str = "pca", projected: str | None = None,
+                     word_alignment: pd.DataFrame | None = None) -> dict:
     """Tables of the internals section from `representations.internals()` stats (defaults: first two
-    models, last layer, PCA of the first model)."""
+    models, last layer, PCA of the first model); `word_alignment` (mlt_core.word_alignment) is added as given."""
     from . import representations as R
 
     names = list(dict.fromkeys(k[0] for k in stats))
@@ -67,7 +68,10 @@ def internals_tables(stats: dict, model_a: str | None = None, model_b: str | Non
     n_layers = next(s["pooled"].shape[1] for k, s in stats.items() if k[0] == projected)
     t = {"entropy": R.entropy_table(stats),
          "probes": pd.concat([R.probe_table(stats, m) for m in names], ignore_index=True),
-         "projection": R.projection(stats, projected, n_layers - 1 if layer is None else layer, method)}
+         "projection": R.projection(stats, projected, n_layers - 1 if layer is None else layer, method),
+         "norms": R.norm_table(stats)}
+    if word_alignment is not None and len(word_alignment):
+        t["word_alignment"] = word_alignment
     if len(names) >= 2:
         a, b = model_a or names[0], model_b or names[1]
         t["similarity"] = R.similarity_table(stats, a, b).assign(models=f"{a} vs {b}")
@@ -87,6 +91,12 @@ def internals_figures(t: dict, entropy: str = "entropy_norm", color_by: str = "l
     if "alignment" in t:
         figs.append(Figure("alignment", "Cross-lingual alignment of parallel pairs", C.alignment_chart.__doc__,
                            C.alignment_chart(t["alignment"]), t["alignment"]))
+    if "word_alignment" in t:
+        figs.append(Figure("word_alignment", "Word alignment per layer", C.word_alignment_chart.__doc__,
+                           C.word_alignment_chart(t["word_alignment"]), t["word_alignment"]))
+    if "norms" in t and len(t["norms"]):
+        figs.append(Figure("norms", "Hidden-state norm per layer", C.norm_chart.__doc__, C.norm_chart(t["norms"]),
+                           t["norms"]))
     figs.append(Figure("probes", "Linear probes per layer", C.probe_chart.__doc__, C.probe_chart(t["probes"]),
                        t["probes"]))
     figs.append(Figure("projection", "2-D projection of pooled states", C.projection_chart.__doc__,

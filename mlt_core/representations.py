@@ -21,8 +21,9 @@ from .checkpoint import Checkpoint
 from .evaluate import check_data, model_name
 from .labels import LABELS
 
-VERSION = 1
-Stats = dict  # {"ids" [n] str, "labels" [n] int, "pooled" [n, L+1, d] f32, "entropy"/"entropy_norm" [n, L, H]}
+VERSION = 2  # 2: + "norm"
+Stats = dict  # {"ids" [n] str, "labels" [n] int, "pooled" [n, L+1, d] f32, "entropy"/"entropy_norm" [n, L, H],
+#               "norm" [n, L+1] f32: mean L2 norm of the non-pad token states (seed 001's hidden-state magnitude)}
 
 
 def collect(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 16, max_length: int | None = None,
@@ -38,15 +39,19 @@ def collect(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 16, max_length
     pooled = np.zeros((n, L + 1, d), dtype=np.float32)  # [n, layer+1, d]
     ent = np.zeros((n, L, H), dtype=np.float32)  # [n, layer, head]
     ent_norm = np.zeros((n, L, H), dtype=np.float32)
+    hnorm = np.zeros((n, L + 1), dtype=np.float32)  # [n, layer+1]
     for idx, cache in batches(ckpt, pairs, batch_size, capture=("attn", "hidden"), max_length=max_length,
                               progress=progress):
         raw, norm = entropy_per_example(cache)  # [batch, layer, head]
         ent[idx], ent_norm[idx] = raw.float().numpy(), norm.float().numpy()
+        m = cache.attention_mask.float()  # [batch, seq]
         for l in range(L + 1):
             pooled[idx, l] = mean_pool(cache, l).float().numpy()  # [batch, d]
+            tok_norm = cache[f"blocks.{l}.hidden"].float().norm(dim=-1)  # [batch, seq]
+            hnorm[idx, l] = ((tok_norm * m).sum(1) / m.sum(1)).numpy()
         del cache  # token-level tensors die here
     return {"ids": np.asarray(df["id"].astype(str).tolist()), "labels": df["label"].to_numpy(np.int64),
-            "pooled": pooled, "entropy": ent, "entropy_norm": ent_norm}
+            "pooled": pooled, "entropy": ent, "entropy_norm": ent_norm, "norm": hnorm}
 
 
 def internals(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequence[str] | None = None, *,
@@ -98,6 +103,19 @@ def entropy_table(stats: dict[tuple[str, str], Stats]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "lang", "layer", "entropy", "entropy_norm"])
 
 
+def norm_table(stats: dict[tuple[str, str], Stats]) -> pd.DataFrame:
+    """Mean hidden-state L2 norm per layer (over examples and their tokens): model, lang, layer, norm, norm_sd.
+    Layer 0 is the embedding output (HF hidden_states[0]); a sharp change in the last layers is seed 001's sign."""
+    rows = []
+    for (m, l), s in stats.items():
+        if "norm" not in s:
+            continue
+        mean, sd = s["norm"].mean(0), s["norm"].std(0)  # [layer+1]
+        rows += [{"model": m, "lang": l, "layer": i, "norm": float(mean[i]), "norm_sd": float(sd[i])}
+                 for i in range(len(mean))]
+    return pd.DataFrame(rows, columns=["model", "lang", "layer", "norm", "norm_sd"])
+
+
 def _matched(a: Stats, b: Stats) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of the ids present in both, in a's order."""
     pos = {i: k for k, i in enumerate(b["ids"].tolist())}
@@ -110,9 +128,14 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def similarity_table(stats: dict, model_a: str, model_b: str) -> pd.DataFrame:
-    """Per input language and layer: linear CKA of pooled states over examples, and mean cosine of matched examples."""
-    from .probes.similarity import linear_cka
+def similarity_table(stats: dict, model_a: str, model_b: str, debiased: bool | None = None,
+                     shuffles: int = 5) -> pd.DataFrame:
+    """Per input language and layer: linear CKA of pooled states over examples, its noise floor (CKA of
+    shuffled pairs, mean of `shuffles` seeded permutations), and mean cosine of matched examples.
+
+    debiased: None (default) = the debiased estimator where n < d (probes.similarity.CKA_AUTO), else
+    True/False; the `estimator` column says which was used."""
+    from .probes.similarity import cka_noise_floor, debiased_by_default, linear_cka
 
     rows = []
     for l in dict.fromkeys(k[1] for k in stats):
@@ -123,9 +146,13 @@ def similarity_table(stats: dict, model_a: str, model_b: str) -> pd.DataFrame:
         for layer in range(min(a["pooled"].shape[1], b["pooled"].shape[1])):
             xa, xb = a["pooled"][ia, layer], b["pooled"][ib, layer]  # [n, d_a], [n, d_b]
             cos = float((_unit(xa) * _unit(xb)).sum(-1).mean()) if xa.shape[1] == xb.shape[1] else None
-            cka = linear_cka(xa, xb) if len(ia) >= 2 else float("nan")
-            rows.append({"lang": l, "layer": layer, "cka": cka, "cosine": cos, "n": len(ia)})
-    return pd.DataFrame(rows, columns=["lang", "layer", "cka", "cosine", "n"])
+            deb = debiased_by_default(*xa.shape, xb.shape[1]) if debiased is None else bool(debiased)
+            ok = len(ia) >= (4 if deb else 2)
+            cka = linear_cka(xa, xb, deb) if ok else float("nan")
+            floor = cka_noise_floor(xa, xb, deb, shuffles, seed=layer) if ok else float("nan")
+            rows.append({"lang": l, "layer": layer, "cka": cka, "cka_floor": floor, "cosine": cos, "n": len(ia),
+                         "estimator": "debiased" if deb else "biased"})
+    return pd.DataFrame(rows, columns=["lang", "layer", "cka", "cka_floor", "cosine", "n", "estimator"])
 
 
 def alignment(x: np.ndarray, y: np.ndarray) -> dict:

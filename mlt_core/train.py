@@ -20,6 +20,8 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from .errors import MltError
+from .langs import split_langs
+from .runlock import run_lock
 
 METHODS = {  # name -> one-line help (shown in --help and the app)
     "full": "full fine-tuning: every parameter",
@@ -51,7 +53,7 @@ class TrainConfig:
     lr: float = _f(None, "peak learning rate (default by method: "
                    + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
     batch_size: int = _f(16, "training batch size per device")
-    max_steps: int = _f(-1, "stop after this many optimizer steps (-1: run --epochs)")
+    max_steps: int = _f(-1, "stop after this many optimizer steps (0 or -1: run --epochs)")
     seed: int = _f(0, "random seed (data order, head init, random neurons, generated sample data)")
     max_length: int = _f(128, "truncate premise+hypothesis to this many tokens")
     weight_decay: float = _f(0.0, "AdamW weight decay (always 0 for the masked FFN tensors of lape/random)")
@@ -82,7 +84,7 @@ class TrainConfig:
 
 
 def _langs(s: str | None) -> list[str] | None:
-    return [l.strip() for l in s.split(",") if l.strip()] if s else None
+    return split_langs(s)
 
 
 def add_arguments(parser, cls=TrainConfig) -> None:
@@ -108,6 +110,80 @@ def check_name(name: str) -> str:
     return name
 
 
+def learning_rate(cfg: TrainConfig) -> float:
+    """--lr as given (validate() refused <= 0), else the method's default; never `lr or default` (0 is no default)."""
+    return DEFAULT_LR[cfg.method] if cfg.lr is None else cfg.lr
+
+
+def _known_langs(data: str) -> tuple | None:
+    """The languages a named data source has (None for a local file: load_nli checks those)."""
+    if data == "sample":
+        from .templates import LANGS
+
+        return tuple(LANGS)
+    if data == "xnli":
+        from .data import XNLI_LANGS
+
+        return tuple(XNLI_LANGS)
+    return None
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Refuse bad arguments before any work (no folder made, no model loaded): MltError saying what to pass."""
+    check_name(cfg.name or "")
+    if cfg.method not in METHODS:
+        raise MltError(f"unknown method {cfg.method!r}; choose one of {', '.join(METHODS)}")
+    if cfg.lr is not None and not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise MltError(f"--lr must be a positive number, not {cfg.lr:g}; omit it for the {cfg.method} default "
+                       f"({DEFAULT_LR[cfg.method]:g})")
+    checks = [("--batch-size", cfg.batch_size, 1), ("--max-length", cfg.max_length, 8), ("--evals", cfg.evals, 0),
+              ("--save-steps", cfg.save_steps, 0), ("--lora-r", cfg.lora_r, 1), ("--train-size", cfg.train_size, 1),
+              ("--eval-limit", cfg.eval_limit, 1)]
+    for flag, value, least in checks:
+        if value is not None and value < least:
+            raise MltError(f"{flag} must be at least {least}, not {value}")
+    if cfg.max_steps < -1:
+        raise MltError(f"--max-steps must be a positive number of steps (or -1 to run --epochs), not {cfg.max_steps}")
+    if cfg.max_steps <= 0 and not (math.isfinite(cfg.epochs) and cfg.epochs > 0):
+        raise MltError(f"nothing to train: --epochs {cfg.epochs:g} with --max-steps {cfg.max_steps} is 0 steps; "
+                       "pass --epochs > 0 or --max-steps >= 1")
+    if not 0 <= cfg.warmup < 1:
+        raise MltError(f"--warmup is a fraction of the steps in [0, 1), not {cfg.warmup:g}")
+    if not 0 < cfg.top_rate <= 1:
+        raise MltError(f"--top-rate is a share in (0, 1], not {cfg.top_rate:g}")
+    langs = _langs(cfg.train_langs)
+    if not langs:
+        raise MltError("no training language given; e.g. --train-langs en")
+    for flag, given, source in (("--train-langs", langs, cfg.data), ("--eval-langs", _langs(cfg.eval_langs),
+                                                                     cfg.eval_data or cfg.data)):
+        known = _known_langs(source)
+        bad = [l for l in given or [] if known is not None and l not in known]
+        if bad:
+            where = "the sample data" if source == "sample" else "XNLI"
+            raise MltError(f"{flag}: language {bad[0]!r} is not in {where}; available: {', '.join(known)}")
+    return cfg
+
+
+def check_argv(argv: list[str]) -> TrainConfig:
+    """The CLI's parse and validate() of `train` arguments, plus the run lock: for the app, before it starts a job."""
+    import argparse
+
+    from .runlock import holder
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise MltError(message)
+
+    p = Parser(prog="train", add_help=False)
+    add_arguments(p)
+    cfg = validate(config_from_args(p.parse_args(argv)))
+    pid = holder(models_dir(cfg), cfg.name)
+    if pid:
+        raise MltError(f"another run of {cfg.name} is in progress (pid {pid}); wait for it to end, cancel it, "
+                       "or choose another name")
+    return cfg
+
+
 def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
@@ -119,7 +195,7 @@ def last_complete_checkpoint(run_dir: Path) -> Path | None:
 
 
 def _prepare_dirs(cfg: TrainConfig) -> tuple[Path, Path, Path | None]:
-    models = Path(cfg.output_dir) if cfg.output_dir else Path(ckpt.MODELS_DIR)
+    models = models_dir(cfg)
     out, run_dir = models / check_name(cfg.name), models / ".runs" / cfg.name
     if out.exists() and not cfg.overwrite:
         raise MltError(f"checkpoint {out} already exists; choose another --name or pass --overwrite")
@@ -271,7 +347,7 @@ def build_trainer(cfg, setup, tokenizer, train_df, eval_dfs, label_map, run_dir:
     evals = {l: Pairs(d, tokenizer, cfg.max_length, label_map) for l, d in eval_dfs.items()}
     args = TrainingArguments(
         output_dir=str(run_dir), per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=2 * cfg.batch_size,
-        num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, learning_rate=cfg.lr or DEFAULT_LR[cfg.method],
+        num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, learning_rate=learning_rate(cfg),
         weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup, seed=cfg.seed, logging_steps=every(50),
         logging_first_step=True, eval_strategy="steps" if cfg.evals > 0 and evals else "no", eval_steps=every(cfg.evals or 1),
         save_strategy="steps", save_steps=cfg.save_steps or every(4), save_total_limit=2, report_to=[],
@@ -325,26 +401,54 @@ def save_run(trainer, setup, tokenizer, out, run_dir, progress, meta, lape, over
     return out
 
 
+def models_dir(cfg: TrainConfig) -> Path:
+    return Path(cfg.output_dir) if cfg.output_dir else Path(ckpt.MODELS_DIR)
+
+
 def train(cfg: TrainConfig, log=print, extra_meta: dict | None = None) -> Path:
     """Run one training; returns the checkpoint folder. Raises MltError on bad input.
 
-    `extra_meta` is merged into mlt.json (e.g. the demo version).
+    Arguments are validated before anything is created. Rank 0 holds the run's lock (models/.runs/NAME.lock)
+    for the whole run, so a second run of the same name is refused at once; a run that fails removes what it
+    created (a run folder with no complete Trainer checkpoint to --resume from). `extra_meta` is merged into
+    mlt.json (e.g. the demo version).
     """
+    validate(cfg)
+    models = models_dir(cfg)
+    if _rank() != 0:
+        return _train(cfg, log, extra_meta)
+    made = [d for d in (models, models / ".runs") if not d.exists()]
+    run_dir = models / ".runs" / cfg.name
+    try:
+        with run_lock(models, cfg.name, log):
+            try:
+                return _train(cfg, log, extra_meta)
+            except BaseException:
+                if run_dir.is_dir() and last_complete_checkpoint(run_dir) is None:
+                    shutil.rmtree(run_dir, ignore_errors=True)  # nothing resumable: leave nothing behind
+                raise
+    finally:
+        for d in reversed(made):  # folders this run created and left empty
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+
+
+def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
     from transformers import set_seed
 
     from .methods import apply_method, load_base, select_neurons
 
     t0 = time.time()
-    if cfg.method not in METHODS:
-        raise MltError(f"unknown method {cfg.method!r}; choose one of {', '.join(METHODS)}")
     langs = cfg.langs()
-    if not langs:
-        raise MltError("no training language given; e.g. --train-langs en")
     out, run_dir, resume_from = _prepare_dirs(cfg)
     if not cfg.resume and _rank() == 0:
         shutil.rmtree(run_dir, ignore_errors=True)  # --overwrite of an interrupted run, or leftovers
     progress = Path(cfg.progress_file) if cfg.progress_file else run_dir / "progress.jsonl"
     train_df, eval_dfs, eval_note = load_data(cfg, langs)
+    if not len(train_df):
+        raise MltError(f"no training pairs for {','.join(langs)} in {cfg.data}; pick languages the data has")
     set_seed(cfg.seed)  # the new head's init is part of the run's seed
     model, tokenizer, label_map, head = load_base(cfg.base)
     _check_disk(out.parent, sum(p.numel() for p in model.parameters()), cfg.method)

@@ -1,9 +1,9 @@
-"""Attributions: which tokens drove each model's prediction, five ways, and how faithful each way is."""
+"""Attributions: which tokens drove each model's prediction, six ways, and how faithful each way is."""
 import streamlit as st
 
 from mlt_core.attribute import METHODS
 from mlt_core.charts.attributions import METRICS, chips_html, faithfulness_bars, faithfulness_lines, legend_html
-from mlt_core.faithfulness import EPS
+from mlt_core.faithfulness import CONVENTIONS, DEFAULT_CONVENTION, EPS
 from mlt_core.labels import LABELS
 from ui import attributions as A
 from ui import state
@@ -15,8 +15,9 @@ from ui.models import selected_models
 ensure_app_router()
 st.title("Attributions")
 st.caption("Token scores for the predicted (or a chosen) label: last-layer attention, attention x gradient, "
-           "input x gradient, integrated gradients and DeepLift (Captum, on the word embeddings; a score is the "
-           "sum over the embedding dimension, signed). Below: are they faithful? Erase the top tokens and watch "
+           "input x gradient, integrated gradients (Captum) and DeepLIFT (rescale rule, attention and norm scales held "
+           "at the input's, Ali et al. 2022), on the word embeddings; a score is the sum over the embedding dimension, "
+           "signed. Below: are they faithful? Erase the top tokens and watch "
            "the prediction (NS/NC and Soft-NS/NC, Zhao & Aletras 2024), with a random ranking as the floor. "
            "Same as `python -m mlt_core attribute --faithfulness`.")
 for note in state.restore("attr", {"premise": ("attr_premise", state.parse_text()),
@@ -35,19 +36,22 @@ c1, c2 = st.columns(2)
 premise = c1.text_area("Premise", key="attr_premise", height=80)
 hypothesis = c2.text_area("Hypothesis", key="attr_hypothesis", height=80)
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-# DeepLift is offered but not on by default: on transformers it is refused with the reason (mlt_core.attribute)
+# DeepLIFT is offered but not on by default (its baseline logit is that of a treated network: see its help)
 methods = c1.multiselect("Methods", list(METHODS), default=[m for m in METHODS if m != "deeplift"], key="attr_methods",
                          help="\n".join(f"- **{m}**: {h}" for m, h in METHODS.items()))
 target = c2.selectbox("Explain", ["predicted", *LABELS], key="attr_target")
 steps = c3.number_input("IG steps", 1, 300, 20, key="attr_steps", help="Integrated-gradients steps (batched)")
 absolute = c4.toggle("|score|", key="attr_abs", help="Shade by magnitude only")
+convention = st.radio("NS/NC convention", list(CONVENTIONS), horizontal=True, key="attr_convention",
+                      index=list(CONVENTIONS).index(DEFAULT_CONVENTION),
+                      help="\n".join(f"- **{k}**: {v}" for k, v in CONVENTIONS.items()))
 if not methods:
     st.info("Pick at least one method.")
     st.stop()
 
 with user_errors():
     results = {p: A.pair_result(p, premise, hypothesis, tuple(methods), None if target == "predicted" else target,
-                                int(steps)) for p in paths}
+                                int(steps), convention=convention) for p in paths}
 
 st.html(legend_html())
 for col, (path, res) in zip(st.columns(len(paths)), results.items()):
@@ -66,6 +70,7 @@ for col, (path, res) in zip(st.columns(len(paths)), results.items()):
         col.html(chips_html(rows, absolute=absolute, label=m))
 
 st.header("Faithfulness of this pair")
+st.caption(f"Convention: **{convention}** ({CONVENTIONS[convention]}).")
 metric = st.radio("Curve", list(METRICS)[:2], horizontal=True, key="attr_curve",
                   format_func=lambda m: METRICS[m].replace(" (AOPC)", " per rationale size"))
 for col, (path, res) in zip(st.columns(len(paths)), results.items()):
@@ -76,8 +81,9 @@ for col, (path, res) in zip(st.columns(len(paths)), results.items()):
     s0 = res["summary"]["S0"].dropna()
     if len(s0) and 1.0 - float(s0.iloc[0]) < EPS:
         col.info(f"NS and NC are undefined for {name} on this pair: with every token erased it is at least as sure "
-                 f"of {res['target']} as with all of them (S0 = 1), and both are divided by 1 − S0. Try another "
-                 "pair; the dataset-scale means below leave such pairs out.")
+                 f"of {res['target']} as with all of them (S0 = 1), and both are divided by 1 − S0. "
+                 + ("The reference convention scores it anyway, with S0 − 1e-4 (so 0 or 1)." if convention == "reference"
+                    else "Try another pair; the dataset-scale means below leave such pairs out."))
     col.dataframe(table, hide_index=True, key=f"attr_faith_{name}",
                   column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:5]})
     if len(res["per_ratio"]):
@@ -94,7 +100,7 @@ c1, c2, c3 = st.columns([2, 1, 1])
 ds_langs = c1.multiselect("Languages", list(A.SAMPLE_LANGS), default=list(A.SAMPLE_LANGS), key="attr_ds_langs")
 ds_n = c2.number_input("Examples per language", 1, 300, 20, key="attr_ds_n")
 ds_steps = c3.number_input("IG steps", 1, 300, 20, key="attr_ds_steps")
-settings = A.dataset_settings(ds_langs, ds_n, methods, ds_steps)
+settings = A.dataset_settings(ds_langs, ds_n, methods, ds_steps, convention=convention)
 per_example = None
 with user_errors():
     if not ds_langs:
@@ -107,11 +113,15 @@ with user_errors():
             st.info("Not computed yet for these models and settings: press **Run**.")
 if per_example is not None:
     table = A.dataset_table(per_example)
+    st.caption(f"Convention: **{convention}**. *undefined*: the share of each group's examples where 1 − S0 < 1e-4 "
+               + ("(scored with S0 − 1e-4, as the reference code does); " if convention == "reference" else
+                  "(left out of the means); ") + "*n*: examples in the means, of *examples*.")
     ds_metric = st.radio("Metric", list(METRICS), horizontal=True, key="attr_ds_metric", format_func=METRICS.get)
     chart = faithfulness_bars(table, ds_metric)
     st.altair_chart(chart, key="attr_ds_chart")
     st.dataframe(table, hide_index=True, key="attr_ds_table",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in METRICS})
+                 column_config={**{c: st.column_config.NumberColumn(format="%.3f") for c in METRICS},
+                                "undefined": st.column_config.NumberColumn(format="percent")})
     figure_downloads(chart, per_example, "faithfulness-dataset", key="attr_ds_dl")
 
 state.publish("attr", {"premise": premise, "hypothesis": hypothesis, "steps": int(steps)})

@@ -2,7 +2,8 @@
 import streamlit as st
 
 from mlt_core.charts.attributions import METRICS, correlation_scatter, fertility_bars
-from mlt_core.fertility import fertility_faithfulness
+from mlt_core.faithfulness import CONVENTIONS
+from mlt_core.fertility import DEFAULT_WORDS, WORD_DEFINITIONS, fertility_faithfulness
 from ui import attributions as A
 from ui import state
 from ui.download import figure_downloads
@@ -12,8 +13,9 @@ from ui.models import selected_models
 
 ensure_app_router()
 st.title("Tokenizers")
-st.caption("Fertility = subwords per word (whitespace words with leading/trailing punctuation split off as "
-           "words of their own, as in Rust et al. 2021); subwords per 100 characters compares scripts that do not "
+st.caption("Fertility = subwords per word (by default whitespace words with leading/trailing punctuation split off "
+           "as words of their own, as in Rust et al. 2021; or the reference code's `text.split(' ')`, choose below); "
+           "subwords per 100 characters compares scripts that do not "
            "separate words; unknown-token rate; share of words split into more than one subword. On the "
            "distinct premises and hypotheses of the bundled sample. Same as `python -m mlt_core fertility`.")
 for note in state.restore("tok", {}):
@@ -25,6 +27,9 @@ langs = c1.multiselect("Languages", list(A.SAMPLE_LANGS), default=list(A.SAMPLE_
 extra = c2.text_input("More tokenizers (Hub ids or names in models/, comma-separated)", key="tok_extra",
                       help="e.g. xlm-roberta-base, bert-base-multilingual-cased (needs the internet or the HF cache)")
 measure = c3.selectbox("Measure", ["fertility", "subwords_per_100_chars", "unk_rate", "split_share"], key="tok_measure")
+word_def = st.radio("Words", list(WORD_DEFINITIONS), horizontal=True, key="tok_words",
+                    index=list(WORD_DEFINITIONS).index(DEFAULT_WORDS),
+                    help="\n".join(f"- **{k}**: {v}" for k, v in WORD_DEFINITIONS.items()))
 if not langs:
     st.info("Pick at least one language.")
     st.stop()
@@ -41,7 +46,8 @@ if not sources:
     st.info("No checkpoints in models/ yet: build the demo ones on the Home page, or name a Hub tokenizer above.")
     st.stop()
 with user_errors():
-    fert = A.fertility_table(tuple(sources), tuple(langs), 0)
+    fert = A.fertility_table(tuple(sources), tuple(langs), 0, word_def)
+st.caption(f"Words: **{word_def}**, {WORD_DEFINITIONS[word_def]}.")
 
 chart = fertility_bars(fert, measure)
 st.altair_chart(chart, width="stretch", key="tok_chart")
@@ -62,9 +68,14 @@ if per_example is None:
 settings = run["settings"]
 faith = A.dataset_table(per_example)
 with user_errors():  # each model's own tokenizer, on the whole sample of the run's languages
-    own = A.fertility_table(tuple((A.model_name(p), p, True) for p in run["paths"]), tuple(settings["langs"]), 0)
+    own = A.fertility_table(tuple((A.model_name(p), p, True) for p in run["paths"]), tuple(settings["langs"]), 0,
+                            word_def)
+conv = settings.get("convention", "mlt")
+und = faith.groupby(["model", "lang"])["undefined"].mean()
 st.caption(f"From the latest run: {', '.join(sorted(faith['model'].unique()))} on {', '.join(settings['langs'])}, "
-           f"{settings['n']} examples per language, IG steps {settings['steps']}.")
+           f"{settings['n']} examples per language, IG steps {settings['steps']}; NS/NC convention **{conv}** "
+           f"({CONVENTIONS.get(conv, conv)}). Undefined share (1 − S0 < 1e-4) per model and language: "
+           + ", ".join(f"{m} {l} {v:.0%}" for (m, l), v in und.items() if v == v) + ".")
 corr = fertility_faithfulness(own, faith, measure)
 st.dataframe(corr, hide_index=True, key="tok_corr",
              column_config={c: st.column_config.NumberColumn(format="%.3f")

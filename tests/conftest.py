@@ -5,6 +5,13 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "MLT_CACHE_DIR" not in os.environ:  # a private result cache: never what using the app left in .mlt-cache
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["MLT_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlt-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["MLT_CACHE_DIR"], True)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -69,10 +69,25 @@ def test_attributions_page_pair(models):
     assert shown["NS (AOPC)"].notna().sum() >= 4  # real numbers, not only undefined ones
     for ours, theirs in (("NS (AOPC)", "NS"), ("NC (AOPC)", "NC"), ("Soft-NS", "soft_NS"), ("Soft-NC", "soft_NC")):
         np.testing.assert_allclose(shown[ours].to_numpy(float), core[theirs].to_numpy(float), atol=1e-9)
-    assert "deeplift does not apply" in shown.loc["deeplift", "note"]
+    assert "does not apply" not in shown.loc["deeplift", "note"]  # DeepLIFT runs on the transformer now
     chips = [h.proto.body for h in at.get("html") if "integrated_gradients" in h.proto.body]
     assert len(chips) == 2 and all("reading" in c for c in chips)  # one chip row per model
-    assert any("deeplift" in c.value and "n/a" in c.value for c in at.caption)
+    assert len([h for h in at.get("html") if "deeplift" in h.proto.body]) == 2
+    assert not any("deeplift" in c.value and "n/a" in c.value for c in at.caption)
+    assert any("Convention: **mlt**" in c.value for c in at.caption)
+
+
+def test_attributions_page_reference_convention(models):
+    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2, attr_convention="reference",
+              attr_methods=["attention", "input_x_gradient"])
+    assert not at.exception
+    assert any("Convention: **reference**" in c.value for c in at.caption)
+    shown = frames(at, "note")[0].set_index("method")
+    core = faithfulness(load_checkpoint(models[0]), P, H, ("attention", "input_x_gradient"), steps=2,
+                        convention="reference")["summary"].set_index("method")
+    assert shown["NS (AOPC)"].notna().all()  # nothing is dropped under the reference convention
+    np.testing.assert_allclose(shown["NS (AOPC)"].to_numpy(float), core["NS"].to_numpy(float), atol=1e-9)
+    assert shown.loc["input_x_gradient", "rank_by"] == "abs" and shown.loc["attention", "rank_by"] == "signed"
 
 
 def test_attributions_page_bad_input(models):
@@ -99,8 +114,10 @@ def test_dataset_run_then_tokenizers_page(models):
     merged = shown.merge(want, on=key, suffixes=("", "_core"))
     assert len(merged) == len(want) == 2 * 2 * 3  # models x languages x (2 methods + random)
     assert merged["n"].sum() >= 6 and merged["NS"].notna().sum() >= 6  # mostly defined, so the check bites
-    for c in ("n", "NS", "NC", "soft_NS", "soft_NC"):
+    for c in ("n", "NS", "NC", "soft_NS", "soft_NC", "undefined", "examples"):
         np.testing.assert_allclose(merged[c].to_numpy(float), merged[f"{c}_core"].to_numpy(float), atol=1e-9)
+    assert (merged["examples"] == 2).all() and merged["undefined"].between(0, 1).all()
+    assert any("Convention: **mlt**" in c.value and "undefined" in c.value for c in at.caption)
 
     # a fresh session finds the cached run without pressing Run
     again = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2,
@@ -116,6 +133,11 @@ def test_dataset_run_then_tokenizers_page(models):
     core = fertility({"demo-en": tiny_tokenizer()}, texts_of(load_nli("sample", ["en", "hi"], "test")))  # same BPE
     row = fert[fert.tokenizer == "demo-en"].reset_index(drop=True)
     pd.testing.assert_frame_equal(row, core, check_dtype=False)
+    assert any("Words: **rust**" in c.value for c in tok.caption)
+    und = want.groupby(["model", "lang"])["undefined"].mean()
+    shown_und = next(c.value for c in tok.caption if "Undefined share" in c.value)
+    assert "convention **mlt**" in shown_und
+    assert all(f"{m} {l} {v:.0%}" in shown_und for (m, l), v in und.items())
     corr = frames(tok, "pearson")[0]
     assert set(corr["method"]) == {"attention", "input_x_gradient", "random"}
     assert (corr["n"] <= 4).all()  # 2 models x 2 languages, less where a metric is undefined
@@ -163,3 +185,15 @@ def test_deeplift_is_offered_but_not_on_by_default(models):
     box = at.multiselect(key="attr_methods")
     assert "deeplift" in box.options and box.value == [m for m in METHODS if m != "deeplift"]
     assert not any("deeplift" in c.value for c in at.caption)  # no refusal paragraph unless asked for
+
+
+def test_tokenizers_page_reference_word_definition(models):
+    at = page(TOK, models, tok_langs=["en", "hi"], tok_words="spaces")
+    assert not at.exception
+    assert any("Words: **spaces**" in c.value for c in at.caption)
+    from tiny import tiny_tokenizer
+
+    core = fertility({"demo-en": tiny_tokenizer()}, texts_of(load_nli("sample", ["en", "hi"], "test")), "spaces")
+    row = frames(at, "fertility")[0]
+    row = row[row.tokenizer == "demo-en"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(row, core, check_dtype=False)

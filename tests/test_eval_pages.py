@@ -90,6 +90,21 @@ def test_internals_and_report(models_dir):
     assert ent["entropy_norm"].between(0, 1).all()
     probes = frame_with(at, "target", "baseline")
     assert set(probes["target"]) == {"language", "label"} and probes["accuracy"].between(0, 1).all()
+    norms = frame_with(at, "norm", "norm_sd")  # hidden-state norm per layer per language (seed 001)
+    assert set(norms["lang"]) == {"en", "hi"} and (norms["norm"] > 0).all()
+    sim = frame_with(at, "cka", "cka_floor")  # the noise floor next to CKA, the estimator named
+    assert set(sim["estimator"]) <= {"debiased", "biased"} and sim["cka_floor"].notna().any()
+    import numpy as np
+
+    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.data import load_nli
+    from mlt_core.word_alignment import word_alignment
+
+    wa = frame_with(at, "matched", "random", "gap")
+    ckpt = load_checkpoint(models_dir / "m-en")
+    want = word_alignment(ckpt, load_nli("sample", ["en", "hi"], "test"))
+    got = wa[wa.model == ckpt.name].reset_index(drop=True)
+    np.testing.assert_allclose(got["gap"].to_numpy(float), want["gap"].to_numpy(float), atol=1e-9)
     at.button(key="ev_report_build").click().run()
     assert not at.exception
     assert any(b.proto.label.startswith("⬇ Download report") for b in at.get("download_button"))

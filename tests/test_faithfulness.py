@@ -66,6 +66,68 @@ def test_formulas_clip_and_degenerate():
     assert np.isnan(normalised_sufficiency(0.9, 1.0)) and np.isnan(normalised_comprehensiveness(0.2, 1.0))
 
 
+def _reference_ns(suff_y_a, suff_y_zero):
+    """multilingual-faith src/common_code/metrics.py normalized_sufficiency_, transcribed (mutates suff_y_zero)."""
+    suff_y_zero -= 1e-4  ## to avoid nan
+    norm_suff = np.maximum(0, (suff_y_a - suff_y_zero) / (1 - suff_y_zero))
+    return np.clip(norm_suff, a_min=0, a_max=1)
+
+
+def _reference_nc(comp_y_a, suff_y_zero):
+    """... normalized_comprehensiveness_, transcribed; called after _reference_ns on the same array, as there."""
+    suff_y_zero[(1 - suff_y_zero) == 0] += 0.00001
+    norm_comp = np.maximum(0, comp_y_a / (1 - suff_y_zero))
+    return np.clip(norm_comp, a_min=0, a_max=1)
+
+
+def test_reference_convention_is_their_formula_including_the_undefined_case():
+    s0 = np.array([0.3, 1.0, 0.99995, 0.5, 1.0])
+    s = np.array([0.9, 1.0, 0.9, 0.2, 0.99])
+    c = np.array([0.6, 0.0, 0.3, 0.1, 0.02])
+    z = s0.copy()
+    want_ns, want_nc = _reference_ns(s, z), _reference_nc(c, z)
+    np.testing.assert_allclose(normalised_sufficiency(s, s0, "reference"), want_ns, rtol=1e-12)
+    np.testing.assert_allclose(normalised_comprehensiveness(c, s0, "reference"), want_nc, rtol=1e-12)
+    assert want_ns[1] == 1.0 and want_ns[4] == 0.0 and want_nc[4] == 1.0  # undefined ones get 0 or 1 there
+    mlt_ns, mlt_nc = normalised_sufficiency(s, s0), normalised_comprehensiveness(c, s0)
+    assert np.isnan(mlt_ns[[1, 2, 4]]).all() and np.isnan(mlt_nc[[1, 2, 4]]).all()
+    np.testing.assert_allclose(mlt_ns[[0, 3]], [(0.9 - 0.3) / 0.7, 0.0])
+    np.testing.assert_allclose(mlt_ns[[0, 3]], want_ns[[0, 3]], atol=2e-4)  # defined: the shift moves ~1e-4
+    with pytest.raises(MltError, match="unknown convention"):
+        normalised_sufficiency(s, s0, "paper")
+
+
+SIGNED_LOW = np.array([9.0, 1.0, -3.0, 2.0, 0.0, 9.0])  # |.| ranks like SCORES: 2 > 3 > 1 > 4; signed puts 2 last
+
+
+@pytest.mark.parametrize("method, rank_by, convention, ranked_abs", [
+    ("m", "abs", "mlt", True), ("input_x_gradient", "signed", "reference", True),
+    ("m", "signed", "reference", False), ("input_x_gradient", "signed", "mlt", False)])
+def test_ranking_choice_reaches_hard_and_soft_metrics(method, rank_by, convention, ranked_abs):
+    p = SimpleNamespace(keep_always=KEEP)
+    summary, per = evaluate_scores(p, {method: SIGNED_LOW}, RATIOS, draws=3, scorer=FakeScorer(), rank_by=rank_by,
+                                   convention=convention)
+    row = summary.iloc[0]
+    assert row.rank_by == ("abs" if ranked_abs else "signed")
+    if ranked_abs:  # the hand-worked numbers above, soft ones included (q = min-max of |score|)
+        np.testing.assert_allclose(per["NS"], [6 / 7, 1, 1], atol=2e-4)
+        assert row.soft_NS == pytest.approx(20 / 21, abs=2e-4) and row.soft_NC == pytest.approx(20 / 21, abs=2e-4)
+    else:  # signed: token 2 (worth 0.6) ranked last; soft q = min-max of [1, -3, 2, 0] = [4/5, 0, 1, 3/5]
+        np.testing.assert_allclose(per["NS"].iloc[0], 1 / 7, atol=2e-4)  # k=1 R={3}: p=0.3, S=0.4 -> (0.4-0.3)/0.7
+        # Soft-S keeps with q: p = 0.2 + 0.6*0 + 0.1*1 = 0.3 -> NS = 1/7; Soft-C with 1-q: p = 0.8 -> C=0.1 -> NC = 1/7
+        assert row.soft_NS == pytest.approx(1 / 7, abs=2e-4) and row.soft_NC == pytest.approx(1 / 7, abs=2e-4)
+
+
+def test_summarise_reports_undefined_share_next_to_means():
+    per_ex = pd.DataFrame({"lang": ["en"] * 4 + ["hi"] * 2, "method": ["m"] * 6,
+                           "NS": [0.5, np.nan, 0.7, np.nan, 0.2, 0.4], "NC": [0.1, np.nan, 0.3, np.nan, 0.0, 1.0],
+                           "soft_NS": 0.0, "soft_NC": 0.0, "S0": [0.3, 1.0, 0.2, 0.99999, 0.5, 0.1]})
+    out = summarise(per_ex).set_index("lang")
+    assert out.loc["en", "undefined"] == pytest.approx(0.5) and out.loc["hi", "undefined"] == 0.0
+    assert out.loc["en", "n"] == 2 and out.loc["en", "examples"] == 4
+    assert out.loc["en", "NS"] == pytest.approx(0.6)
+
+
 def test_rationale_topk_excludes_special_and_breaks_ties_in_order():
     keep = np.array([True, False, False, False, False, False, True])
     s = np.array([100.0, 0.5, -3.0, 0.5, 2.0, 0.1, 100.0])
@@ -158,11 +220,12 @@ def test_soft_mask_does_not_leak_into_other_threads(xlmr):
 def test_faithfulness_pair_and_dataset(xlmr):
     res = faithfulness(xlmr, PREMISE, HYPOTHESIS, steps=8, draws=2)
     s = res["summary"]
-    assert s["method"].tolist() == ["attention", "scaled_attention", "input_x_gradient", "integrated_gradients",
+    assert s["method"].tolist() == ["attention", "scaled_attention", "scaled_attention_per_head", "input_x_gradient",
+                                    "integrated_gradients",
                                     "deeplift", "random"]
-    assert "deeplift does not apply" in s.set_index("method").loc["deeplift", "note"]
+    assert "deeplift" not in res["errors"] and s.set_index("method").loc["deeplift", "p_full"] == s["p_full"].iloc[0]
     per = res["per_ratio"]
-    assert sorted(per["method"].unique()) == sorted(set(s["method"]) - {"deeplift"})
+    assert sorted(per["method"].unique()) == sorted(set(s["method"]))
     assert (per.groupby("method").size() == 7).all()
     assert s["p_full"].dropna().iloc[0] == pytest.approx(res["prepared"].probs[res["prepared"].target], abs=1e-5)
     pairs = pd.DataFrame({"id": ["a", "b", "c"], "lang": ["en", "en", "hi"], "premise": [PREMISE, "A dog runs.", "एक आदमी खाना खा रहा है।"],
@@ -170,7 +233,7 @@ def test_faithfulness_pair_and_dataset(xlmr):
     done = []
     per_ex = faithfulness_dataset(xlmr, pairs, methods=("attention", "deeplift"), draws=2,
                                   progress=lambda i, n: done.append((i, n)))
-    assert done[-1] == (3, 3) and set(per_ex["method"]) == {"attention", "random"}
+    assert done[-1] == (3, 3) and set(per_ex["method"]) == {"attention", "deeplift", "random"}
     summ = summarise(per_ex)
     en = per_ex[(per_ex.lang == "en") & (per_ex.method == "attention")]
     row = summ[(summ.lang == "en") & (summ.method == "attention")].iloc[0]
@@ -251,3 +314,30 @@ def test_true_top_token_beats_random_on_one_token_model(tmp_path):
     r_nc = s.loc[list(rand), "NC"]
     assert r_nc.mean() < 0.75 and (r_nc <= s.loc["true", "NC"] + 1e-9).all()
     assert s.loc[list(rand), "soft_NC"].mean() < s.loc["true", "soft_NC"] - 0.2
+
+
+def test_cli_faithfulness_conventions_and_undefined_shares(tmp_path, capsys):
+    """Same examples under both conventions: the undefined share is the same; mlt leaves those examples out of
+    the means (n = examples x (1 - undefined)), reference keeps every one (n = examples)."""
+    import json
+
+    from test_attribute import make_lively_checkpoint
+
+    from mlt_core.cli import main
+
+    path = make_lively_checkpoint(tmp_path / "lively", seed=4)
+    out = {}
+    for conv in ("mlt", "reference"):
+        rc = main(["faithfulness", "--model", str(path), "--langs", "en", "hi", "--limit", "3", "--method", "ixg",
+                   "--draws", "1", "--convention", conv, "--json"])
+        assert rc == 0
+        out[conv] = json.loads(capsys.readouterr().out)
+        assert out[conv]["convention"] == conv
+    mlt, ref = (pd.DataFrame(out[c]["means"]).set_index(["lang", "method"]) for c in ("mlt", "reference"))
+    assert set(mlt.index.get_level_values("method")) == {"input_x_gradient", "random"}
+    np.testing.assert_allclose(mlt["undefined"], ref["undefined"])
+    assert (ref["n"] == ref["examples"]).all() and (ref["examples"] == 3).all()
+    np.testing.assert_allclose(mlt["n"], mlt["examples"] * (1 - mlt["undefined"]))
+    with pytest.raises(SystemExit):
+        main(["faithfulness", "--model", str(path), "--limit", "1", "--convention", "paper"])
+    assert "invalid choice: 'paper'" in capsys.readouterr().err

@@ -163,3 +163,39 @@ def test_cli_fertility_json(tiny_xlmr, capsys):
         assert r["words"] > sum(len(t.split()) for t in texts)  # sentence-final stops count as words
     rc = main(["fertility", "--tokenizer", "no-such-org-mlt/no-such-tokenizer", "--langs", "en"])
     assert rc == 2 and "offline" in capsys.readouterr().err
+
+
+def _reference_fertility(tokenizer, testing_text_list):
+    """casszhao/multilingual-faith fertility.ipynb get_one_lan_one_model, transcribed (non-Chinese branch)."""
+    token_id_list = []
+    total_text_len = 0
+    for i, text in enumerate(testing_text_list):
+        text_length = len(text.split(' '))
+        total_text_len += text_length
+        one_text_id = tokenizer(text)['input_ids']
+        token_id_list = token_id_list + one_text_id
+    total_token_len = len(token_id_list) - (len(testing_text_list) * 2)  # remove the first and the last id
+    return total_token_len / total_text_len
+
+
+def test_spaces_definition_is_the_reference_formula(wordpiece):
+    from mlt_core.data import load_nli
+    from tiny import tiny_tokenizer
+
+    # by hand: "the cats are sleeping." -> the | cat ##s | are | sleeping . : 4 words, 6 subwords, 2 split
+    hand = fertility({"wp": wordpiece}, pd.DataFrame({"lang": ["en"], "text": ["the cats are sleeping."]}), "spaces")
+    assert hand.attrs["words"] == "spaces"
+    assert hand.loc[0, ["words", "subwords", "split_words"]].tolist() == [4, 6, 2]
+    assert words("the cats are sleeping.", "spaces") == ["the", "cats", "are", "sleeping."]
+    tok = tiny_tokenizer()
+    texts = texts_of(load_nli("sample", ["en", "hi"], "test"))
+    ours = fertility({"tiny": tok}, texts, words="spaces").set_index("lang")["fertility"]
+    rust = fertility({"tiny": tok}, texts).set_index("lang")["fertility"]
+    for lang in ("en", "hi"):
+        want = _reference_fertility(tok, texts.loc[texts.lang == lang, "text"].tolist())
+        assert ours[lang] == pytest.approx(want, rel=1e-12)
+        assert ours[lang] > rust[lang]  # sentence-final punctuation no longer counts as a word
+    with pytest.raises(MltError, match="unknown word definition"):
+        fertility({"tiny": tok}, texts, words="whitespace")
+    rc = main(["fertility", "--tokenizer", "no-such-org-mlt/x", "--words", "spaces", "--langs", "en"])
+    assert rc == 2

@@ -56,9 +56,13 @@ def test_job_runs_to_finished_and_blocks_a_second_on_the_same_device(tiny_xlmr, 
         jobs.start_job(args(tiny_xlmr, "j1"))
 
 
-def test_failed_job_reports_the_error(tiny_xlmr, models):
-    job = wait(jobs.start_job(args(tiny_xlmr, "bad", train_langs=["xx"])))
-    assert job["status"] == "failed" and "not in the sample data" in job["error"]
+def test_failed_job_reports_the_error(tiny_xlmr, models, tmp_path):
+    with pytest.raises(MltError, match="not in the sample data"):  # the CLI's checks, before any process starts
+        jobs.start_job(args(tiny_xlmr, "bad", train_langs=["xx"]))
+    one = tmp_path / "pairs.jsonl"  # an error only the run itself finds: the file has no hi pairs
+    one.write_text(json.dumps({"premise": "A b.", "hypothesis": "C d.", "label": "entailment", "lang": "en"}) + "\n")
+    job = wait(jobs.start_job(args(tiny_xlmr, "bad", train_langs=["hi"], data=str(one))))
+    assert job["status"] == "failed" and "no hi pairs" in job["error"]
 
 
 def test_cancel_kills_the_process_group_and_leaves_no_checkpoint(tiny_xlmr, models):

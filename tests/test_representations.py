@@ -36,12 +36,16 @@ def test_collect_matches_a_direct_forward(tiny_xlmr, data):
             out = model(**tok(p, h, return_tensors="pt"), output_hidden_states=True, output_attentions=True)
         for l, hs in enumerate(out.hidden_states):  # one example, no padding: the plain token mean
             np.testing.assert_allclose(stats["pooled"][i, l], hs[0].mean(0).numpy(), atol=1e-5)
+            np.testing.assert_allclose(stats["norm"][i, l], np.linalg.norm(hs[0].numpy(), axis=-1).mean(), rtol=1e-5)
         for l, att in enumerate(out.attentions):  # entropy of each query row, averaged over queries
             a = att[0].double()  # [head, q, k]
             ent = -(a * a.clamp_min(1e-300).log()).sum(-1).mean(-1)  # [head]
             np.testing.assert_allclose(stats["entropy"][i, l], ent.numpy(), atol=1e-4)
             np.testing.assert_allclose(stats["entropy_norm"][i, l], (ent / np.log(a.shape[-1])).numpy(), atol=1e-4)
     assert stats["ids"].tolist() == df["id"].tolist() and stats["labels"].tolist() == df["label"].tolist()
+    norms = R.norm_table({(tiny_xlmr.name, "hi"): stats})
+    assert norms["layer"].tolist() == [0, 1, 2]
+    np.testing.assert_allclose(norms["norm"], stats["norm"].mean(0), rtol=1e-6)
     table = R.entropy_table({(tiny_xlmr.name, "hi"): stats})
     assert table.loc[table.layer == 1, "entropy"].item() == pytest.approx(float(stats["entropy"][:, 1].mean()), rel=1e-6)
 
@@ -126,3 +130,69 @@ def test_probe_and_projection_against_independent_fits():
     assert pj["lang"].tolist() == ["en"] * 60 + ["hi"] * 60 and set(pj["label"]) <= set(LABELS)
     ts = R.projection(stats, "m", 1, "tsne")
     assert ts[["x", "y"]].notna().all().all() and len(ts) == 120
+
+
+def _kornblith_cka(x, y, debiased=False):
+    """google-research/representation_similarity (Kornblith et al. 2019) gram_linear + center_gram + cka, transcribed."""
+    def center_gram(gram, unbiased=False):
+        gram = gram.copy()
+        if unbiased:
+            n = gram.shape[0]
+            np.fill_diagonal(gram, 0)
+            means = np.sum(gram, 0, dtype=np.float64) / (n - 2)
+            means -= np.sum(means) / (2 * (n - 1))
+            gram -= means[:, None]
+            gram -= means[None, :]
+            np.fill_diagonal(gram, 0)
+        else:
+            means = np.mean(gram, 0, dtype=np.float64)
+            means -= np.mean(means) / 2
+            gram -= means[:, None]
+            gram -= means[None, :]
+        return gram
+
+    gram_x, gram_y = center_gram(x @ x.T, debiased), center_gram(y @ y.T, debiased)
+    scaled_hsic = gram_x.ravel().dot(gram_y.ravel())
+    return scaled_hsic / (np.linalg.norm(gram_x) * np.linalg.norm(gram_y))
+
+
+def test_debiased_cka_is_the_reference_estimator_and_removes_the_noise_floor():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(30, 12))
+    y = x @ rng.normal(size=(12, 20)) + rng.normal(size=(30, 20))
+    assert linear_cka(x, y, debiased=True) == pytest.approx(_kornblith_cka(x, y, True), rel=1e-9)
+    assert linear_cka(x, y) == pytest.approx(_kornblith_cka(x, y), rel=1e-9)
+    a, b = rng.normal(size=(200, 768)), rng.normal(size=(200, 768))  # independent noise, n < d (the issue's case)
+    biased, deb = linear_cka(a, b), linear_cka(a, b, debiased=True)
+    assert biased == pytest.approx(0.79, abs=0.02) and abs(deb) < 0.03
+    assert linear_cka(a, b, debiased=None) == deb and linear_cka(a[:, :20], b[:, :20], debiased=None) == \
+        linear_cka(a[:, :20], b[:, :20])  # auto: debiased only where n < d
+    assert np.isnan(linear_cka(a[:3], b[:3], debiased=True))  # the unbiased HSIC needs n >= 4
+
+
+def test_similarity_table_draws_the_shuffled_floor():
+    from mlt_core.probes.similarity import cka_noise_floor
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(20, 1, 64))  # n = 20 < d = 64: debiased by default
+    y = x + 0.3 * rng.normal(size=(20, 1, 64))
+    ids = [f"p{i}" for i in range(20)]
+    stats = {("a", "en"): _stats(ids, x), ("b", "en"): _stats(ids, y)}
+    sim = R.similarity_table(stats, "a", "b").iloc[0]
+    assert sim.estimator == "debiased"
+    assert sim.cka == pytest.approx(_kornblith_cka(x[:, 0].astype(np.float32).astype(float),
+                                                   y[:, 0].astype(np.float32).astype(float), True), rel=1e-6)
+    rng0 = np.random.default_rng(0)  # seed = the layer (0), as documented
+    floor = np.mean([_kornblith_cka(x[:, 0].astype(np.float32).astype(float),
+                                    y[rng0.permutation(20), 0].astype(np.float32).astype(float), True)
+                     for _ in range(5)])
+    assert sim.cka_floor == pytest.approx(floor, rel=1e-6) and abs(sim.cka_floor) < 0.2 < sim.cka
+    assert np.isnan(cka_noise_floor(x[:, 0], y[:, 0], True, shuffles=0))
+    biased = R.similarity_table(stats, "a", "b", debiased=False).iloc[0]
+    assert biased.estimator == "biased" and biased.cka_floor > sim.cka_floor  # the biased floor sits high
+    from mlt_core.charts.evaluation import similarity_chart
+
+    spec = similarity_chart(R.similarity_table(stats, "a", "b")).to_dict()
+    vals = spec["datasets"][next(iter(spec["datasets"]))]
+    assert {v["series"] for v in vals} == {"value", "noise floor (shuffled)"}
+    assert {v["panel"] for v in vals} == {"CKA (debiased)", "cosine"}

@@ -22,11 +22,13 @@ render_training_sidebar()
 
 
 @pytest.fixture
-def models(tmp_path, monkeypatch):
+def models(tmp_path, monkeypatch, tmp_path_factory):
     d = tmp_path / "models"
     d.mkdir()
     monkeypatch.setattr(checkpoint, "MODELS_DIR", d)
     monkeypatch.setenv("MLT_MODELS_DIR", str(d))
+    # the tiny bases live in pytest's temp folder, outside models/: the "operator" allows it
+    monkeypatch.setenv("MLT_ALLOWED_DIRS", str(tmp_path_factory.getbasetemp()))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     yield d
     for j in jobs.list_jobs():

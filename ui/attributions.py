@@ -34,13 +34,13 @@ def default_pair() -> tuple[str, str]:
 
 @st.cache_data(max_entries=64, show_spinner="Attributing and erasing tokens…")
 def pair_result(source: str, premise: str, hypothesis: str, methods: tuple, target: str | None, steps: int,
-                replacement: str = "pad", draws: int = 10, seed: int = 0) -> dict:
+                replacement: str = "pad", draws: int = 10, seed: int = 0, convention: str = "mlt") -> dict:
     """Token scores per method and their faithfulness for one model and pair (the forward is shared)."""
     from mlt_core.faithfulness import faithfulness
 
     ckpt = get_checkpoint(source)
     res = faithfulness(ckpt, premise, hypothesis, methods, target, cache=get_forward(source, premise, hypothesis),
-                       steps=steps, replacement=replacement, draws=draws, seed=seed)
+                       steps=steps, replacement=replacement, draws=draws, seed=seed, convention=convention)
     p = res["prepared"]
     return {"summary": res["summary"], "per_ratio": res["per_ratio"], "scores": res["scores"],
             "errors": res["errors"], "predicted": LABELS[p.predicted], "target": LABELS[p.target],
@@ -50,7 +50,7 @@ def pair_result(source: str, premise: str, hypothesis: str, methods: tuple, targ
 
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The per-method faithfulness table as shown: NS/NC are AOPC over the rationale sizes."""
-    return summary[["method", "NS", "NC", "soft_NS", "soft_NC", "note"]].rename(
+    return summary[["method", "NS", "NC", "soft_NS", "soft_NC", "rank_by", "note"]].rename(
         columns={"NS": "NS (AOPC)", "NC": "NC (AOPC)", "soft_NS": "Soft-NS", "soft_NC": "Soft-NC"})
 
 
@@ -64,9 +64,9 @@ def sample_pairs(langs: tuple, n: int) -> pd.DataFrame:
 
 
 def dataset_settings(langs, n: int, methods, steps: int, draws: int = 10, seed: int = 0,
-                     replacement: str = "pad") -> dict:
+                     replacement: str = "pad", convention: str = "mlt") -> dict:
     return {"langs": sorted(langs), "n": int(n), "methods": list(methods), "steps": int(steps), "draws": int(draws),
-            "seed": int(seed), "replacement": replacement}
+            "seed": int(seed), "replacement": replacement, "convention": convention}
 
 
 def run_key(path: str, pairs: pd.DataFrame, settings: dict) -> str:
@@ -104,7 +104,8 @@ def run_dataset(paths: list[str], settings: dict) -> pd.DataFrame:
             ckpt = get_checkpoint(path)
             return faithfulness_dataset(ckpt, pairs, settings["methods"], progress=progress, steps=settings["steps"],
                                         draws=settings["draws"], seed=settings["seed"],
-                                        replacement=settings["replacement"])
+                                        replacement=settings["replacement"],
+                                        convention=settings.get("convention", "mlt"))
 
         frames.append(store.cached_frame(RUNS, run_key(path, pairs, settings), compute).assign(model=name))
     bar.progress(1.0, text="Done")
@@ -131,7 +132,8 @@ def remember_latest(paths: list[str], settings: dict) -> None:
 
 
 def dataset_table(per_example: pd.DataFrame) -> pd.DataFrame:
-    """Mean NS/NC/Soft-NS/Soft-NC per model x language x method (n: examples where they are defined)."""
+    """Mean NS/NC/Soft-NS/Soft-NC per model x language x method (n: examples with a value; undefined: share of
+    examples where 1 - S0 < 1e-4, dropped under the mlt convention, scored under the reference one)."""
     from mlt_core.faithfulness import summarise
 
     return summarise(per_example, by=("model", "lang", "method"))
@@ -177,9 +179,10 @@ def hub_tokenizer(source: str):
 
 
 @st.cache_data(max_entries=32, show_spinner="Tokenising…")
-def fertility_table(sources: tuple, langs: tuple, n: int) -> pd.DataFrame:
-    """Fertility per tokenizer x language on the bundled sample. sources: ((name, path-or-hub-id, is_model), ...)."""
+def fertility_table(sources: tuple, langs: tuple, n: int, words: str = "rust") -> pd.DataFrame:
+    """Fertility per tokenizer x language on the bundled sample. sources: ((name, path-or-hub-id, is_model), ...).
+    words: the word definition, "rust" or "spaces" (mlt_core.fertility.WORD_DEFINITIONS)."""
     from mlt_core.fertility import fertility, texts_of
 
     toks = {name: (get_checkpoint(src).tokenizer if is_model else hub_tokenizer(src)) for name, src, is_model in sources}
-    return fertility(toks, texts_of(sample_pairs(langs, n)))
+    return fertility(toks, texts_of(sample_pairs(langs, n)), words)

@@ -8,6 +8,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from mlt_core.export import to_csv  # formula-leading cells escaped
+
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _render(spec_json: str, fmt: str) -> bytes:
@@ -23,7 +25,7 @@ def figure_downloads(chart: alt.TopLevelMixin | None, data: pd.DataFrame, name: 
     """CSV always, written only when clicked (a Playground run draws ten of these); SVG/PNG rendered
     server-side only when `image` (costs ~0.1-0.5 s per chart)."""
     cols = st.columns(3 if image and chart is not None else 1)
-    cols[0].download_button("⬇ CSV", lambda: data.to_csv(index=False).encode("utf-8"), f"{name}.csv", "text/csv",
+    cols[0].download_button("⬇ CSV", lambda: to_csv(data).encode("utf-8"), f"{name}.csv", "text/csv",
                             key=f"{key}_csv", on_click="ignore")
     if image and chart is not None:
         spec = chart.to_json()

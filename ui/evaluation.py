@@ -10,6 +10,7 @@ under their content hash, so the Errors page can read them back.
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -49,11 +50,26 @@ def safe_data_path(rel: str) -> str:
     return str(p)
 
 
+def upload_limit_mb() -> int:
+    """The upload cap: Streamlit's server.maxUploadSize (.streamlit/config.toml), checked again on the server."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
 def parse_upload(name: str, raw: bytes) -> str:
     """Parse an upload (in memory), keep it in the store under its content hash, return its data id."""
+    mb, cap = len(raw) / 2**20, upload_limit_mb()
+    if mb > cap:
+        raise MltError(f"{Path(name).name} is {mb:.1f} MB; uploads are capped at {cap} MB. Put the file under data/ "
+                       "(it is then listed here), or evaluate it with the CLI (python -m mlt_core evaluate --data FILE)")
     key = store.fingerprint("upload", name, hashlib.sha256(raw).hexdigest())
     if store.read_frame("uploads", key) is None:
-        store.write_frame("uploads", key, read_nli_bytes(raw, name))
+        with st.status(f"Parsing {Path(name).name} ({mb:.1f} MB)…", expanded=False) as status:
+            t0 = time.monotonic()
+            df = read_nli_bytes(raw, name)
+            status.update(label=f"Reading {len(df):,} pairs…")
+            store.write_frame("uploads", key, df)
+            status.update(label=f"Parsed {Path(name).name}: {len(df):,} pairs in "
+                                f"{df['lang'].nunique()} language(s), {time.monotonic() - t0:.1f} s", state="complete")
     return f"{UPLOAD_PREFIX}{key}:{Path(name).name}"
 
 
@@ -163,7 +179,8 @@ def show_figure(fig, key: str) -> None:
     st.markdown(f"**{fig.title}**")
     st.caption((fig.help or "").strip().splitlines()[0])
     if fig.chart is not None:
-        st.altair_chart(fig.chart, width="content", key=f"{key}_chart")
+        with st.container(key=f"{key}_chart"):  # browser tests find `.st-key-<key>_chart`
+            st.altair_chart(fig.chart, width="content")
     with st.expander("data and downloads"):
         st.dataframe(fig.data, hide_index=True, key=f"{key}_df")
         figure_downloads(fig.chart, fig.data, fig.key, key=key, image=True)
@@ -203,6 +220,16 @@ def projection_frame(models: tuple, source: str, langs: tuple, limit: int, model
     return projection(internals_stats(models, source, langs, limit), model, layer, method)
 
 
+@st.cache_data(max_entries=16, show_spinner="Aligning translated words…")
+def word_alignment_frame(models: tuple, source: str, langs: tuple) -> pd.DataFrame:
+    """Word alignment per layer for each model (mlt_core.word_alignment) on the data's parallel premises."""
+    from mlt_core.word_alignment import word_alignment
+
+    data = load_data(source, langs or None, None)
+    return pd.concat([word_alignment(get_checkpoint(m), data, list(langs) or None) for m in models],
+                     ignore_index=True)
+
+
 def internals_figures(params: dict, limit: int, models: list | None = None, key: str = "int") -> list:
     """Widgets + figures of the internals section (for `models`, default all); returns the Figures drawn."""
     from mlt_core import representations as R
@@ -212,7 +239,8 @@ def internals_figures(params: dict, limit: int, models: list | None = None, key:
     stats = internals_stats(*args, show_progress=True)
     names = list(dict.fromkeys(k[0] for k in stats))
     t = {"entropy": R.entropy_table(stats),
-         "probes": pd.concat([probe_frame(*args, m) for m in names], ignore_index=True)}
+         "probes": pd.concat([probe_frame(*args, m) for m in names], ignore_index=True),
+         "norms": R.norm_table(stats)}
     c = st.columns(4)
     entropy = c[0].radio("Entropy", ["entropy_norm", "entropy"], horizontal=True, key=f"{key}_ent_kind",
                          format_func=lambda v: "normalised (H / log n)" if v == "entropy_norm" else "raw (nats)")
@@ -222,6 +250,9 @@ def internals_figures(params: dict, limit: int, models: list | None = None, key:
         t["similarity"] = R.similarity_table(stats, a, b).assign(models=f"{a} vs {b}")
     if len({k[1] for k in stats}) >= 2:
         t["alignment"] = pd.concat([R.alignment_table(stats, m) for m in names], ignore_index=True)
+        wa = word_alignment_frame(args[0], args[1], args[2])
+        if len(wa):
+            t["word_alignment"] = wa
     c = st.columns(4)
     m = c[0].selectbox("Projection of", names, key=f"{key}_proj_model")
     n_layers = next(s["pooled"].shape[1] for k, s in stats.items() if k[0] == m)

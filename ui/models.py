@@ -16,9 +16,15 @@ SELECTED_KEY = "selected_models"  # session_state: list of checkpoint paths, 1..
 
 @st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
 def get_checkpoint(source: str):
-    from mlt_core.checkpoint import load_checkpoint
+    """A checkpoint the app may open (models/, a Hub id, or MLT_ALLOWED_DIRS: checkpoint.app_source)."""
+    from mlt_core.checkpoint import app_source, load_checkpoint
+    from mlt_core.errors import MltError
 
-    return load_checkpoint(source)
+    try:
+        return load_checkpoint(app_source(source))
+    except MltError as e:  # the CLI's flag does not exist in the app
+        raise MltError(str(e).replace("or pass --assume-xnli-order (probe, evaluate) if ids 0,1,2 mean those",
+                                      "or evaluate it with the CLI's --assume-xnli-order")) from None
 
 
 @st.cache_resource(max_entries=128, show_spinner=False)

@@ -103,7 +103,8 @@ def render_neurons_panel(model_paths: list[str], premise: str, hypothesis: str, 
     metric = st.radio("Show", ["share_active", "mean_activation"], horizontal=True, key="neurons_panel_metric",
                       format_func={"share_active": "share firing (> 0)", "mean_activation": "mean activation"}.get)
     chart = firing_chart(df, metric)
-    st.altair_chart(chart, width="content")
+    with st.container(key="neurons_panel_firing_chart"):  # browser tests find `.st-key-<key>`
+        st.altair_chart(chart, width="content")
     figure_downloads(chart, df, "language_neuron_firing", key="neurons_panel_dl")
     with st.expander("Top neurons of each language on this pair"):
         for name, t in tops.items():
@@ -157,13 +158,15 @@ def render_neuron_overview(source: str) -> dict | None:
     left, right = st.columns([3, 2])
     with left:
         chart = per_layer_chart(per_layer)
-        st.altair_chart(chart, width="stretch")
+        with st.container(key="neurons_page_layers_chart"):
+            st.altair_chart(chart, width="stretch")
         figure_downloads(chart, per_layer, "neurons_per_layer", key="neurons_page_layers_dl")
     with right:
         value = st.radio("Overlap as", ["shared", "jaccard"], horizontal=True, key="neurons_page_overlap_value")
         ov = overlap_table(obj)
         chart = overlap_chart(ov, value)
-        st.altair_chart(chart, width="content")
+        with st.container(key="neurons_page_overlap_chart"):
+            st.altair_chart(chart, width="content")
         figure_downloads(chart, ov, "neuron_overlap", key="neurons_page_overlap_dl")
     return obj
 

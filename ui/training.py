@@ -14,7 +14,7 @@ import streamlit as st
 
 from mlt_core import jobs
 from mlt_core.charts.theme import lang_scale
-from mlt_core.checkpoint import list_checkpoints
+from mlt_core.checkpoint import app_source, list_checkpoints
 from mlt_core.errors import MltError
 from mlt_core.train import METHODS
 from ui.models import available_checkpoints
@@ -58,7 +58,8 @@ def _form() -> None:
     bases = _bases()
     base = st.selectbox("Base model", bases or ["(no local model)"], key="train_base",
                         help="A checkpoint in models/; or type a Hub id or folder below")
-    other = st.text_input("…or a Hub id / folder", key="train_base_other", placeholder="FacebookAI/xlm-roberta-base")
+    other = st.text_input("…or a Hub id / folder", key="train_base_other", placeholder="FacebookAI/xlm-roberta-base",
+                          help="A Hub id, or a folder in models/ or in one the server allows (MLT_ALLOWED_DIRS)")
     data = st.selectbox("Data", ["sample", "xnli"], key="train_data",
                         help="sample: generated pairs + the bundled held-out sample (offline); xnli: the Hub dataset")
     langs = st.multiselect("Training languages", XNLI_LANGS if data == "xnli" else LANGS, default=["en"],
@@ -78,8 +79,13 @@ def _form() -> None:
     if not base or not langs or not name.strip():
         st.error("Choose a base model, at least one language, and a name for the new checkpoint.")
         return
+    try:
+        base = app_source(base) if other.strip() else base  # models/, a Hub id, or an operator-allowed folder
+    except MltError as e:
+        st.error(str(e))
+        return
     args = {"base": base, "train_langs": list(langs), "method": method, "data": data, "epochs": epochs,
-            "lr": lr or None, "batch_size": int(batch), "max_steps": int(steps) or None, "name": name.strip()}
+            "lr": lr, "batch_size": int(batch), "max_steps": int(steps) or None, "name": name.strip()}
     try:
         st.session_state[JOB_KEY] = jobs.start_job(args)
     except MltError as e:

@@ -13,7 +13,8 @@ import pandas as pd
 
 from .theme import FONT_SIZE, lang_scale, model_scale
 
-METHOD_COLORS = {"attention": "#0072B2", "scaled_attention": "#56B4E9", "input_x_gradient": "#E69F00",
+METHOD_COLORS = {"attention": "#0072B2", "scaled_attention": "#56B4E9", "scaled_attention_per_head": "#009E73",
+                 "input_x_gradient": "#E69F00",
                  "integrated_gradients": "#D55E00", "deeplift": "#CC79A7", "random": "#999999"}
 METRICS = {"NS": "NS (AOPC)", "NC": "NC (AOPC)", "soft_NS": "Soft-NS", "soft_NC": "Soft-NC"}
 FONTS = "'Noto Sans', 'Noto Sans Devanagari', 'Nirmala UI', Mangal, 'Segoe UI', Arial, sans-serif"
@@ -93,7 +94,8 @@ def faithfulness_bars(table: pd.DataFrame, metric: str = "NC") -> alt.Chart:
         color=alt.Color("method:N", scale=method_scale(methods), legend=alt.Legend(orient="top")),
         # two model panels per row and the legend on top: fits a 1280-px projector's column
         facet=alt.Facet("model:N", title=None, sort=models, columns=2),
-        tooltip=["model", "lang", "method", "n", alt.Tooltip(f"{metric}:Q", format=".3f")],
+        tooltip=["model", "lang", "method", "n", alt.Tooltip(f"{metric}:Q", format=".3f")]
+        + ([alt.Tooltip("undefined:Q", format=".0%", title="undefined (1 − S0 < 1e-4)")] if "undefined" in table else []),
     ).properties(width=alt.Step(14), height=240)
 
 

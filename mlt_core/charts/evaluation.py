@@ -166,14 +166,49 @@ def entropy_chart(df: pd.DataFrame, value: str = "entropy_norm") -> alt.Chart:
 
 
 def similarity_chart(df: pd.DataFrame, title: str = "Model similarity per layer") -> alt.Chart:
-    """Linear CKA and mean cosine between two models' pooled states, per layer and input language."""
-    long = df.melt(id_vars=["lang", "layer"], value_vars=["cka", "cosine"], var_name="measure").dropna()
+    """Linear CKA and mean cosine between two models' pooled states, per layer and input language. Dashed in
+    the CKA panel: the noise floor, CKA of shuffled pairs (the same states, the example correspondence broken):
+    a CKA curve means something only where it stands above its floor. The CKA panel's title names the
+    estimator (debiased where examples < dimensions)."""
+    values = [c for c in ("cka", "cka_floor", "cosine") if c in df]
+    long = df.melt(id_vars=["lang", "layer"], value_vars=values, var_name="measure").dropna(subset=["value"])
+    est = "/".join(dict.fromkeys(df["estimator"])) if "estimator" in df and len(df) else ""
+    cka_panel = f"CKA ({est})" if est else "cka"
+    long["panel"] = long["measure"].map({"cka": cka_panel, "cka_floor": cka_panel, "cosine": "cosine"})
+    long["series"] = long["measure"].map({"cka": "value", "cka_floor": "noise floor (shuffled)", "cosine": "value"})
     return style(alt.Chart(long).mark_line(point=True).encode(
         x=alt.X("layer:O", axis=FLAT), y=alt.Y("value:Q", title=None),
         color=alt.Color("lang:N", scale=lang_scale(_langs(df))),
-        column=alt.Column("measure:N", title=None),
+        strokeDash=alt.StrokeDash("series:N", sort=["value", "noise floor (shuffled)"], legend=DASH_LEGEND,
+                                  title=None),
+        column=alt.Column("panel:N", title=None, sort=[cka_panel, "cosine"]),
         tooltip=["lang", "layer", "measure", alt.Tooltip("value:Q", format=".3f")],
     ).properties(width=320, height=230, title=title))
+
+
+def norm_chart(df: pd.DataFrame) -> alt.Chart:
+    """Mean L2 norm of the hidden states per layer (over tokens and examples), per input language (colour) and
+    model (dash). Layer 0 is the embedding output. A sharp rise or collapse in the last layers is the
+    deep-layer degradation that seed 001 reports for some models."""
+    return style(alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("layer:O", axis=FLAT), y=alt.Y("norm:Q", title="mean ‖h‖₂", scale=alt.Scale(zero=False)),
+        color=alt.Color("lang:N", scale=lang_scale(_langs(df))),
+        strokeDash=alt.StrokeDash("model:N", sort=_models(df), legend=DASH_LEGEND),
+        tooltip=["model", "lang", "layer", alt.Tooltip("norm:Q", format=".3f"), alt.Tooltip("norm_sd:Q", format=".3f")],
+    ).properties(width=480, height=300, title="Hidden-state norm per layer"))
+
+
+def word_alignment_chart(df: pd.DataFrame) -> alt.Chart:
+    """Translated words inside each model, per layer: mean cosine of a lexicon word's state in one language with
+    its translation's in the other (solid), against other words of that language (dashed, the baseline
+    anisotropy gives). The gap between the two lines is the alignment."""
+    long = df.melt(id_vars=["model", "pair", "layer"], value_vars=["matched", "random"], var_name="measure")
+    return style(alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("layer:O", axis=FLAT), y=alt.Y("value:Q", title="cosine"), color=alt.Color("pair:N"),
+        strokeDash=alt.StrokeDash("measure:N", sort=["matched", "random"], legend=DASH_LEGEND),
+        column=alt.Column("model:N", sort=_models(df), title=None),
+        tooltip=["model", "pair", "layer", "measure", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=320, height=230, title="Word alignment: translations vs random words"))
 
 
 def alignment_chart(df: pd.DataFrame) -> alt.Chart:

@@ -2,7 +2,8 @@
 
 Scores are per token: the attribution summed over the embedding dimension, signed (positive =
 evidence for the target label, by default the predicted one). --faithfulness adds NS/NC/Soft-NS/
-Soft-NC per method with a random floor (Zhao & Aletras 2024). --json gives one object.
+Soft-NC per method with a random floor (Zhao & Aletras 2024), under --convention mlt (default: undefined
+where 1 - S0 < 1e-4) or reference (multilingual-faith's code). --json gives one object.
 Example: python -m mlt_core attribute --model models/demo-en --premise "..." --hypothesis "..." --method ig
 """
 from __future__ import annotations
@@ -16,19 +17,33 @@ def add_arguments(p) -> None:
     p.add_argument("--premise", required=True, help="premise text")
     p.add_argument("--hypothesis", required=True, help="hypothesis text")
     p.add_argument("--method", default="integrated_gradients",
-                   help="attention | scaled_attention | input_x_gradient (ixg) | integrated_gradients (ig) | "
-                        "deeplift (dl) | all  (default: ig)")
+                   help="attention | scaled_attention | scaled_attention_per_head | input_x_gradient (ixg) | "
+                        "integrated_gradients (ig) | deeplift (dl) | all  (default: ig)")
     p.add_argument("--target", default=None, help="label to explain (entailment/neutral/contradiction); default: predicted")
     p.add_argument("--steps", type=int, default=50, help="integrated-gradients steps (default 50)")
     p.add_argument("--internal-batch-size", type=int, default=None, help="IG steps per forward (default: rows x tokens <= 1600)")
-    p.add_argument("--baseline", choices=["zero", "pad"], default="zero", help="IG/DeepLift baseline embedding")
+    p.add_argument("--baseline", choices=["zero", "pad"], default="zero",
+                   help="IG/DeepLIFT baseline: non-special word embeddings zero (default), or the pad embedding "
+                        "(the zero vector too in XLM-R: padding_idx)")
     p.add_argument("--max-length", type=int, default=None, help="truncate longer pairs to this many tokens")
     p.add_argument("--faithfulness", action="store_true", help="also score NS/NC/Soft-NS/Soft-NC per method")
     p.add_argument("--replacement", choices=["pad", "mask", "attention"], default="pad",
                    help="how erased tokens are removed for --faithfulness (default: pad token)")
     p.add_argument("--draws", type=int, default=10, help="Bernoulli draws for Soft-NS/NC (default 10)")
+    add_convention_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the random floor and the soft draws")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+def add_convention_arguments(p) -> None:
+    from ..faithfulness import CONVENTIONS, DEFAULT_CONVENTION
+
+    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
+                   help=f"NS/NC where 1 - S0 < 1e-4 (default {DEFAULT_CONVENTION}): "
+                        + "; ".join(f"{k}: {v}" for k, v in CONVENTIONS.items()))
+    p.add_argument("--rank-by", choices=["signed", "abs"], default="signed",
+                   help="rank tokens by signed score or |score| for the rationales, hard and soft (default signed; "
+                        "the reference convention ranks input_x_gradient by |score| in any case)")
 
 
 def _clean(v):
@@ -49,7 +64,8 @@ def run(args) -> int:
     ckpt = load_checkpoint(args.model)
     if args.faithfulness:
         res = faithfulness(ckpt, args.premise, args.hypothesis, methods, args.target, max_length=args.max_length,
-                           replacement=args.replacement, draws=args.draws, seed=args.seed, **settings)
+                           replacement=args.replacement, draws=args.draws, seed=args.seed,
+                           convention=args.convention, rank_by=args.rank_by, **settings)
         p, long, errors = res["prepared"], res["scores"], res["errors"]
     else:
         p = prepare(ckpt, args.premise, args.hypothesis, args.target, max_length=args.max_length)
@@ -66,6 +82,7 @@ def run(args) -> int:
            "methods": {m: g.sort_values("position")["score"].tolist() for m, g in long.groupby("method", sort=False)},
            "errors": errors}
     if args.faithfulness:
+        out["convention"] = args.convention
         out["faithfulness"] = [{k: _clean(v) for k, v in r.items()} for r in res["summary"].to_dict(orient="records")]
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
@@ -81,6 +98,7 @@ def run(args) -> int:
     for m, why in errors.items():
         print(f"   {m}: n/a - {why}")
     if args.faithfulness:
+        print(f"   convention: {args.convention}")
         print("   method                    NS      NC  Soft-NS  Soft-NC")
         for r in out["faithfulness"]:
             vals = [r.get(k) for k in ("NS", "NC", "soft_NS", "soft_NC")]

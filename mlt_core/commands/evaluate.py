@@ -5,13 +5,15 @@ settings, so asking again is instant and a killed run resumes). Writes into --ou
   predictions.parquet  id, lang, premise, hypothesis, gold, predicted, p_*, confidence, n_tokens, model
   metrics.json         accuracy (+95% bootstrap CI), bias, transfer efficiency, per-label accuracy,
                        confusion, ECE/MCE/Brier, reliability bins per (model, language)
-  internals/*.csv      with --internals: attention entropy, CKA/cosine, alignment, probes per layer,
-                       2-D projection
+  internals/*.csv      with --internals: attention entropy, CKA (+ noise floor)/cosine, alignment,
+                       hidden-state norms, probes per layer, 2-D projection
   report.html          with --report: a self-contained HTML report (opens offline)
 """
 from __future__ import annotations
 
 import sys
+
+from ..langs import split_langs
 
 
 def add_arguments(p) -> None:
@@ -63,7 +65,7 @@ def run(args) -> int:
 
     if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise MltError("--batch-size and --limit must be positive")
-    langs = [l.strip() for l in args.langs.split(",") if l.strip()] if args.langs else None
+    langs = split_langs(args.langs)
     data = load_nli(source=args.data, langs=langs, split=args.split, limit=args.limit)
     loader = (lambda s: load_checkpoint(s, assume_xnli_order=True)) if args.assume_xnli_order else None
     progress, close = _bar()
@@ -105,6 +107,7 @@ def _print_summary(ev) -> None:
 def _internals(ev, data, args, out) -> list:
     """Capture internals (one pass per model and language, cached), write CSVs; returns the report's figures."""
     from .. import representations as R
+    from ..export import to_csv
     from ..report import internals_figures, internals_tables
 
     progress, close = _bar()
@@ -117,6 +120,6 @@ def _internals(ev, data, args, out) -> list:
     d.mkdir(parents=True, exist_ok=True)
     t = internals_tables(stats)
     for name, df in t.items():
-        df.to_csv(d / f"{name}.csv", index=False)
+        to_csv(df, d / f"{name}.csv")  # formula-leading cells escaped
     print(f"wrote {d}/ ({', '.join(f'{n}.csv' for n in t)})")
     return internals_figures(t)

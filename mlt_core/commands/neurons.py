@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from ..errors import MltError
+from ..langs import split_langs
 
 
 def _settings(p) -> None:
@@ -36,6 +37,7 @@ def add_arguments(p) -> None:
     _corpora(a, required=True)
     _settings(a)
     a.add_argument("--out", default=None, help="neuron file to write (default: <checkpoint>/neurons.json)")
+    a.add_argument("--overwrite", action="store_true", help="replace an existing neuron file (e.g. a demo's)")
     a.add_argument("--json", action="store_true", help="print the result as JSON instead of a summary")
     s = sub.add_parser("show", help="summarise a neuron file: neurons per language per layer, overlaps")
     s.add_argument("path", help="neuron file, or a checkpoint folder holding neurons.json")
@@ -103,6 +105,10 @@ def _identify(args) -> int:
 
     check_corpora(corpora)  # refuse before loading the model
     ckpt = load_checkpoint(args.model)
+    target = Path(args.out) if args.out else Path(ckpt.source) / "neurons.json"
+    target = target / "neurons.json" if target.is_dir() else target
+    if target.is_file() and not args.overwrite:  # e.g. the demo's 4-language neuron file
+        raise MltError(f"{target} already exists; pass --out NEW.json, or --overwrite to replace it")
     res = identify_checkpoint(ckpt, corpora, sources, _settings_of(args), out=args.out,
                               batch_size=args.batch_size, progress=_progress("counting"))
     print(json.dumps(res, ensure_ascii=False) if args.json else summary(res) + f"\nsaved {res['path']}")
@@ -133,7 +139,7 @@ def _ablate(args) -> int:
     if path is None:
         raise MltError(where)
     obj = load_neurons(path, ckpt)
-    langs = [l.strip() for l in args.langs.split(",") if l.strip()] if args.langs else None
+    langs = split_langs(args.langs)
     data = load_nli(args.data, langs=langs, split=args.split, limit=args.limit)
     df = ablation_cached(ckpt, data, obj["neurons"], args.batch_size, _progress("ablating"))
     if args.json:

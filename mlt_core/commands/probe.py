@@ -15,12 +15,15 @@ def add_arguments(p) -> None:
     p.add_argument("--hypothesis", required=True, help="hypothesis text")
     p.add_argument("--max-length", type=int, default=None, help="truncate longer pairs to this many tokens")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--assume-xnli-order", action="store_true",
+                   help="treat generic labels LABEL_0..2 as entailment, neutral, contradiction")
 
 
 def run(args) -> int:
     from ..api import probe
 
-    res = probe(args.model, args.premise, args.hypothesis, max_length=args.max_length)
+    res = probe(args.model, args.premise, args.hypothesis, max_length=args.max_length,
+                assume_xnli_order=args.assume_xnli_order)
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
         return 0

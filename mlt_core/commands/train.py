@@ -13,10 +13,20 @@ from ..errors import MltError
 from ..train import add_arguments  # noqa: F401  (the CLI contract: add_arguments(parser))
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (the app's Cancel, `kill`) unwinds like an error, so the run removes what it created and its lock."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def run(args) -> int:
     from ..train import _write_json, config_from_args, train
 
     cfg = config_from_args(args)
+    _exit_on_sigterm()
     try:
         path = train(cfg)
     except MltError as e:

@@ -23,7 +23,7 @@ def test_evaluation_then_errors_in_one_session(page, e2e, e2e_models):
     _no_exception(page)
     assert page.get_by_text("Accuracy matrix", exact=True).count() == 1
     assert page.get_by_text(re.compile(rf"{LIMIT} examples per language")).count() >= 1
-    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    e2e.wait_for(page, ".st-key-ev_accuracy_matrix_chart [data-testid='stVegaLiteChart']", "the accuracy matrix")
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 9
     for name in e2e_models:  # both default models are in the accuracy table's caption
         assert page.get_by_text(re.compile(rf"Showing .*{re.escape(name)}")).count() >= 1

@@ -1,7 +1,7 @@
 """Language neurons in a real headless Chromium: the Language Neurons page (compute the neurons,
 the per-layer and overlap charts, the ablation matrix) and the Playground's neurons tab (switch a
 language's neurons off). Numbers shown are checked against the saved neuron file and the core API;
-screenshots go to docs/screenshots/."""
+screenshots go to .e2e-artifacts/screenshots/ (MLT_SCREENSHOTS=docs/screenshots for the README's)."""
 from __future__ import annotations
 
 import json
@@ -13,10 +13,9 @@ from mlt_core.labels import LABELS
 EN = ("A woman is reading a book.", "Someone is reading.")
 
 
-def _charts(page, scope: str = ""):
-    loc = page.locator(f"{scope} [data-testid='stVegaLiteChart'] canvas, {scope} [data-testid='stVegaLiteChart'] svg")
-    loc.first.wait_for()
-    return loc
+def _chart(page, e2e, key: str, what: str):
+    """Wait for the chart with widget key `key` (drawn: its canvas or svg), not the first chart of the page."""
+    return e2e.wait_for(page, f".st-key-{key} [data-testid='stVegaLiteChart'] :is(canvas, svg) >> nth=0", what)
 
 
 def _totals_line(obj: dict) -> str:
@@ -37,7 +36,8 @@ def test_language_neurons_page(page, e2e, e2e_models_dir, e2e_models):
     f, _ = neuron_file_for(e2e_models_dir / name, e2e_models_dir)
     obj = json.loads(f.read_text(encoding="utf-8"))
     page.get_by_text(_totals_line(obj)).wait_for()
-    assert _charts(page).count() >= 2  # neurons per layer + overlap
+    _chart(page, e2e, "neurons_page_layers_chart", "the neurons-per-layer chart")
+    _chart(page, e2e, "neurons_page_overlap_chart", "the overlap chart")
     e2e.shoot(page, "language_neurons")
     run = page.get_by_role("button", name="Compute the ablation matrix", exact=False)
     if run.count():
@@ -60,7 +60,7 @@ def test_playground_neurons_tab_switches_neurons_off(page, e2e, e2e_models_dir, 
         page.get_by_role("button", name=f"Compute {n}'s language neurons", exact=False).click()
         page.wait_for_timeout(300)
         e2e.wait_idle(page, timeout_ms=180_000)
-    _charts(page)
+    _chart(page, e2e, "neurons_panel_firing_chart", "the neuron firing chart")
     name = e2e_models[0]
     f, _ = neuron_file_for(e2e_models_dir / name, e2e_models_dir)
     obj = json.loads(f.read_text(encoding="utf-8"))

@@ -1,6 +1,6 @@
 """The Playground in a real headless Chromium: type pairs, check the predictions shown against the
 core API, look at the tokens (Devanagari) and the offline bertviz views; screenshots go to
-docs/screenshots/."""
+.e2e-artifacts/screenshots/ (MLT_SCREENSHOTS=docs/screenshots for the README's)."""
 from __future__ import annotations
 
 import pytest
@@ -103,7 +103,8 @@ def test_bertviz_draws_offline(page, e2e, e2e_models, offline_requests):
 
 def test_home_lists_checkpoints_and_opens_the_playground(page, e2e, e2e_models, offline_requests):
     e2e.goto(page)
-    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    # the checkpoints table: the main area's one dataframe (the sidebar's job history has another)
+    e2e.wait_for(page, "[data-testid='stMain'] [data-testid='stDataFrame']", "the checkpoints table")
     chosen = page.locator(".st-key-home_models .react-aria-ComboBox [data-tag] [title]").all_inner_texts()
     assert [c.strip() for c in chosen] == e2e_models  # demo-en and demo-hi are picked by default
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()

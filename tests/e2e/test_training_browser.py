@@ -1,6 +1,6 @@
 """The sidebar's "Train a checkpoint" panel in a real headless Chromium: fill the form like a user, start a
 real (tiny, CPU) training job, watch its progress, see the new checkpoint on the Home page, and get a clear
-message (not a traceback) for a name that is taken. Screenshots go to docs/screenshots/.
+message (not a traceback) for a name that is taken. Screenshots go to .e2e-artifacts/screenshots/.
 
 The job writes a checkpoint, so this module runs its own server on a temporary models folder (never the
 real models/): a tiny random base checkpoint, MLT_MODELS_DIR pointing there, OMP_NUM_THREADS=1.
