@@ -23,7 +23,7 @@ ALL = frozenset({"attn", "hidden", "mlp"})
 Interventions = Mapping[int, Sequence[int]]  # layer -> neuron indices to zero
 # Hooks sit on a model that the app shares across browser sessions (threads). Each hook acts
 # only for the call that registered it: the owner token lives in a ContextVar, per thread.
-_OWNER: ContextVar = ContextVar("mlt_hook_owner", default=None)
+_OWNER: ContextVar = ContextVar("mlt_hook_owner", default=())  # owners active in this context (nested calls add)
 FORWARD_CALLS = {"n": 0}  # model forwards run in this process (benchmarks and tests read it)
 
 
@@ -61,18 +61,29 @@ class ForwardCache:
 
 
 @contextmanager
-def owned_hooks(hooks: Iterable[tuple[torch.nn.Module, Callable]]):
+def owned_hooks(hooks: Iterable[tuple]):
     """Register forward hooks [(module, fn(module, input, output))] that act only for this call; always removed.
+    An entry (module, fn, "pre") is a forward pre-hook with keyword arguments, fn(module, args, kwargs).
 
     The app shares one model across browser sessions (threads): a hook registered here is a no-op for
-    any other thread's (or context's) forward through the same model while it is registered."""
+    any other thread's (or context's) forward through the same model while it is registered. Calls nest:
+    an outer call's hooks keep acting inside an inner one (e.g. a forward() run inside owned hooks)."""
     handles = []
     owner = object()
-    token = _OWNER.set(owner)
+    token = _OWNER.set((*_OWNER.get(), owner))
     try:
-        for module, fn in hooks:
+        for module, fn, *kind in hooks:
+            if kind == ["pre"]:
+                def guarded_pre(mod, args, kwargs, fn=fn):
+                    if owner not in _OWNER.get():  # another session's forward through the shared model
+                        return None
+                    return fn(mod, args, kwargs)
+
+                handles.append(module.register_forward_pre_hook(guarded_pre, with_kwargs=True))
+                continue
+
             def guarded(mod, inp, out, fn=fn):
-                if _OWNER.get() is not owner:  # another session's forward through the shared model
+                if owner not in _OWNER.get():  # another session's forward through the shared model
                     return None
                 return fn(mod, inp, out)
 

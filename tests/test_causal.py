@@ -434,3 +434,23 @@ def test_a_renamed_copy_hits_the_cache_under_its_own_name(tiny_xlmr, tiny_xlmr_b
     assert F.FORWARD_CALLS["n"] == before and set(curve["head"]) == {"tiny-xlmr", "renamed"}
     mods, _ = weight_changes(tiny_xlmr_b, tiny_xlmr)
     assert set(weight_changes(tmp_path / "renamed", tiny_xlmr)[0]["model"]) == {"renamed"} != set(mods["model"])
+
+
+def test_recording_ignores_another_sessions_forward_and_survives_nesting(tiny_xlmr):
+    """The app shares a model across threads: another thread's forward during our recording is not recorded;
+    forward() entering its own owned hooks inside ours does not switch ours off."""
+    import threading
+
+    from mlt_core.causal.layers import record
+
+    m = load_checkpoint(tiny_xlmr)
+    with record(m.model) as rec:
+        t = threading.Thread(target=lambda: F.forward(m, PAIRS[:1], capture=("mlp",)))  # other owned hooks too
+        t.start()
+        t.join()
+        assert rec.resid_pre == []
+        cache = F.forward(m, PAIRS, capture=("hidden", "mlp"))
+    assert len(rec.resid_pre) == m.n_layers + 1 and rec.resid_pre[0].shape[0] == len(PAIRS)
+    for l in range(m.n_layers + 1):  # block inputs = HF hidden_states (XLM-R: no final norm)
+        torch.testing.assert_close(rec.resid_pre[l].float(), cache[f"blocks.{l}.hidden"])
+    assert all(not b._forward_pre_hooks for b in m.model.roberta.encoder.layer)  # removed on exit

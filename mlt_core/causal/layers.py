@@ -6,21 +6,20 @@
 (attention mask, rotary position embeddings...). `run_from(model, rec, h, l)` then runs only
 blocks l..L-1 of a model from a hidden state h, and `head_logits` applies its head (final norm,
 pooling, classifier). Nothing is mutated: the app shares loaded models across sessions, so the
-recording hooks act only for the call that registered them (a ContextVar owner guard, as in
-`forward.hooks`) and are removed in a `finally`.
+recording hooks are `forward.owned_hooks` (they act only for the call that registered them and are
+always removed).
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 
 from ..arch import blocks
 from ..errors import MltError
 
-_OWNER: ContextVar = ContextVar("mlt_causal_owner", default=None)
 BLOCK_CALLS = {"n": 0}  # blocks run outside a full forward (benchmarks and tests read it)
 ENCODER_TYPES = ("xlm-roberta", "roberta", "camembert")
 ARCH_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
@@ -44,33 +43,22 @@ def _clean(kwargs: dict) -> dict:
 @contextmanager
 def record(model):
     """Inside the block, every forward of `model` by this caller fills the yielded Recording."""
-    rec, owner, handles = Recording(), object(), []
-    token = _OWNER.set(owner)
+    from ..forward import owned_hooks
+
+    rec = Recording()
     bl = blocks(model)
-    try:
-        for l, b in enumerate(bl):
-            def pre(mod, args, kwargs, l=l):
-                if _OWNER.get() is not owner:  # another session's forward through the shared model
-                    return None
-                h = args[0] if args else kwargs["hidden_states"]
-                del rec.resid_pre[l:]
-                rec.resid_pre.append(h)
-                del rec.args[l:]
-                rec.args.append((tuple(args[1:]), _clean(kwargs)))
-                return None
 
-            handles.append(b.register_forward_pre_hook(pre, with_kwargs=True))
+    def pre(mod, args, kwargs, l):
+        h = args[0] if args else kwargs["hidden_states"]
+        del rec.resid_pre[l:], rec.args[l:]  # a second forward through the model starts over
+        rec.resid_pre.append(h)
+        rec.args.append((tuple(args[1:]), _clean(kwargs)))
 
-        def post(mod, inp, out):
-            if _OWNER.get() is owner:
-                rec.resid_pre.append(out[0] if isinstance(out, tuple) else out)
+    def post(mod, inp, out):
+        rec.resid_pre.append(out[0] if isinstance(out, tuple) else out)
 
-        handles.append(bl[-1].register_forward_hook(post))
+    with owned_hooks([*((b, partial(pre, l=l), "pre") for l, b in enumerate(bl)), (bl[-1], post)]):
         yield rec
-    finally:
-        for h in handles:
-            h.remove()
-        _OWNER.reset(token)
 
 
 def run_from(model, rec: Recording, h: torch.Tensor, start: int) -> torch.Tensor:
