@@ -143,3 +143,14 @@ def test_weights_against_a_base_chosen_on_the_page(models_dir):
     want = weight_changes(models_dir / "m-hi", models_dir / "m-en", cache=False)[0]
     np.testing.assert_allclose(mods[mods["model"] == "m-hi"]["rel_change"].to_numpy(), want["rel_change"].to_numpy())
     assert (want[want["module"] != "norm"]["rel_change"] > 0).all()  # random inits share only LayerNorms (1, 0)
+
+
+def test_the_app_never_opens_a_base_outside_models(models_dir, tmp_path):
+    """mlt.json may name any folder as base; the app opens only what checkpoint.app_source allows."""
+    outside = make_tiny_checkpoint(tmp_path / "elsewhere" / "secret-base", seed=9, meta={"role": "base"})
+    make_tiny_checkpoint(models_dir / "m-out", seed=3, meta={**META, "base": str(outside)})
+    at = page(models_dir, "m-en", "m-out")
+    assert not at.exception
+    assert any("m-out" in e.value for e in at.error)
+    mods = frame_with(at, "module", "rel_change")
+    assert set(mods["model"]) == {"m-en"}  # m-en's base (tiny-xlmr, in models/) is fine

@@ -93,12 +93,30 @@ def patch_pair_frame(target: str, premise: str, hypothesis: str, source_premise:
                       loader=get_checkpoint)
 
 
+def allowed_base(path: str, chosen: str | None = None) -> str:
+    """The base of checkpoint `path` that the app may open (checkpoint.app_source): `chosen`, else mlt.json's
+    'base' (a folder, a name under models/, or a Hub id), else that name under models/. MltError otherwise."""
+    from mlt_core.causal.layers import base_name
+    from mlt_core.checkpoint import app_source, read_meta
+
+    if chosen:
+        return app_source(chosen)
+    meta = read_meta(app_source(path))
+    if not meta.get("base"):
+        raise MltError(f"{path.rstrip('/').split('/')[-1]} has no 'base' in its mlt.json; choose the base above")
+    try:
+        return app_source(str(meta["base"]))
+    except MltError:
+        return app_source(base_name(meta))  # a path recorded elsewhere: the same name under models/
+
+
 @st.cache_data(max_entries=32, show_spinner="Comparing weights…")
 def weights_frames(path: str, base: str | None, stamp: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`stamp`: the checkpoint's fingerprint, so a retrained folder is read again."""
     from mlt_core.causal.weights import weight_changes
+    from mlt_core.checkpoint import app_source
 
-    return weight_changes(path, base)
+    return weight_changes(app_source(path), allowed_base(path, base))
 
 
 def render_weights(models: dict[str, str]) -> Figure | None:
@@ -193,8 +211,9 @@ def interpolation(params: dict, progress) -> pd.DataFrame:
     from mlt_core.causal.interpolate import interpolation_curve
 
     data = load_data(params["data"], tuple(params["langs"]), params["limit"])
+    base = allowed_base(params["a"]) if params["merge"] else None  # never a folder the app may not open
     return interpolation_curve(params["a"], params["b"], data, params["langs"], steps=params["steps"],
-                               merge=params["merge"], progress=progress, loader=get_checkpoint)
+                               merge=params["merge"], base=base, progress=progress, loader=get_checkpoint)
 
 
 def report_button(figs: list, key: str = "cz_report") -> None:

@@ -96,7 +96,9 @@ def run(args) -> int:
     finally:
         close()
     if args.out:
-        df.to_csv(args.out, index=False)
+        from ..export import to_csv
+
+        to_csv(df, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
     if args.report:
         _report(args, df)
