@@ -1,6 +1,6 @@
 """The Causal page and the Playground's Causal tab in a real headless Chromium, on the e2e models:
 per-pair views on open, the swap curve on its button, the weights tab, the live tab switched on.
-Screenshots go where the e2e conftest writes them (docs/screenshots/causal*.png)."""
+Screenshots go where the e2e conftest writes them (.e2e-artifacts/screenshots/, git-ignored)."""
 from __future__ import annotations
 
 EN = ("A woman is reading a book in the garden.", "Someone is reading.")
