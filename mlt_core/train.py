@@ -325,6 +325,19 @@ def save_run(trainer, setup, tokenizer, out, run_dir, progress, meta, lape, over
     return out
 
 
+def _own_neuron_file(base: str, top_rate: float) -> str | None:
+    """A local base's own neurons.json (LAPE identified on that very base at this top_rate), if it has one."""
+    from .neurons import NEURONS_FILE
+
+    path, local = ckpt.resolve(base)
+    f = Path(path) / NEURONS_FILE
+    try:
+        same = local and f.is_file() and json.loads(f.read_text(encoding="utf-8"))["settings"]["top_rate"] == top_rate
+    except (OSError, ValueError, KeyError, TypeError):
+        same = False
+    return str(f) if same else None
+
+
 def train(cfg: TrainConfig, log=print, extra_meta: dict | None = None) -> Path:
     """Run one training; returns the checkpoint folder. Raises MltError on bad input.
 
@@ -348,7 +361,8 @@ def train(cfg: TrainConfig, log=print, extra_meta: dict | None = None) -> Path:
     set_seed(cfg.seed)  # the new head's init is part of the run's seed
     model, tokenizer, label_map, head = load_base(cfg.base)
     _check_disk(out.parent, sum(p.numel() for p in model.parameters()), cfg.method)
-    neurons, neuron_info, lape = (select_neurons(model, tokenizer, langs, cfg.neuron_file, top_rate=cfg.top_rate)
+    neuron_file = cfg.neuron_file or _own_neuron_file(cfg.base, cfg.top_rate)  # e.g. the demo base's, identified at build time
+    neurons, neuron_info, lape = (select_neurons(model, tokenizer, langs, neuron_file, top_rate=cfg.top_rate)
                                   if cfg.method in ("lape", "random") else (None, {}, None))
     setup = apply_method(model, cfg.method, neurons=neurons, seed=cfg.seed, lora_r=cfg.lora_r,
                          lora_alpha=cfg.lora_alpha, lora_ffn=cfg.lora_ffn)
