@@ -26,8 +26,9 @@ DEMO_E5_VERSION = 1
 SIZE = "e5-small"
 FINETUNED = {"demo-en": ("en",), "demo-hi": ("hi",), "demo-en-hi": ("en", "hi")}
 NAMES = ("demo-base", *FINETUNED)
-# measured (BENCHMARKS.md): ~1.5 min per fine-tune on 2 cores; FFN rows/cols + head train, embeddings frozen
-RECIPE = dict(method="ffn", lr=3e-4, max_steps=80, batch_size=16, max_length=64, pairs=2000, evals=0)
+# measured (BENCHMARKS.md): Hindi leaves its loss plateau (1.10) only after ~80 steps at lr 3e-4 (English ~45;
+# lr 1e-3 never does); FFN weights + head train, embeddings (250k x 384) and attention frozen
+RECIPE = dict(method="ffn", lr=3e-4, max_steps=150, batch_size=16, max_length=64, pairs=2000, evals=0)
 
 
 def up_to_date(path: Path) -> bool:
@@ -51,8 +52,11 @@ def _progress(progress_file: str | None, **row) -> None:
 
 
 def build(out_dir: str | Path | None = None, *, stages=NAMES, force: bool = False, seed: int = 0,
-          source: str = "auto", progress_file: str | None = None, log=print) -> dict:
-    """Build the `stages` of the realistic demo into `out_dir` (default models/); {name: path}."""
+          source: str = "auto", progress_file: str | None = None, neurons: bool = True, log=print) -> dict:
+    """Build the `stages` of the realistic demo into `out_dir` (default models/); {name: path}.
+
+    neurons: identify demo-base's LAPE neurons at the end (start.sh's first stage leaves them to the job).
+    """
     from .neuron_cache import ensure_demo_neurons
 
     out = Path(out_dir or ckpt.MODELS_DIR)
@@ -74,11 +78,12 @@ def build(out_dir: str | Path | None = None, *, stages=NAMES, force: bool = Fals
             build_base(out / name, prefer=source, seed=seed, log=log,
                        extra_meta={**common, "data": "none (pretrained encoder)"})
             log(f"[demo] saved demo-base ({time.time() - t0:.0f}s)")
-            # the base's LAPE neurons: the Language Neurons page and --method lape use them for every demo
-            # checkpoint (neuron_file_for falls back to the base's file); ~1-2 min on 2 cores
-            ensure_demo_neurons(out, log=lambda m: log(f"[demo] {m}"), only=[name])
         else:
             _finetune(name, out, seed, common, log)
+    if neurons and (out / "demo-base" / "config.json").is_file():
+        # the base's LAPE neurons: the Language Neurons page and --method lape use them for every demo
+        # checkpoint (neuron_file_for falls back to the base's file); ~1-2 min on 2 cores, kept when current
+        ensure_demo_neurons(out, log=lambda m: log(f"[demo] {m}"), only=["demo-base"])
     _progress(progress_file, event="train", step=len(todo), max_steps=max(len(todo), 1), time=round(time.time() - t0, 1))
     for n in FINETUNED:
         if n in stages and (out / n).is_dir():
@@ -121,3 +126,9 @@ def _finetune(name: str, out: Path, seed: int, common: dict, log) -> None:
 def first_stage_names() -> tuple[str, ...]:
     """What start.sh builds before the app starts: a base and one real fine-tune answer a first prediction."""
     return ("demo-base", "demo-en")
+
+
+def is_complete(out: str | Path | None = None) -> bool:
+    """Every demo checkpoint current, and demo-base's neurons identified."""
+    out = Path(out or ckpt.MODELS_DIR)
+    return is_built(out) and (out / "demo-base" / "neurons.json").is_file()

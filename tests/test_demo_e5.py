@@ -11,7 +11,8 @@ import pytest
 
 from mlt_core import checkpoint, jobs, store
 from mlt_core.cli import main
-from mlt_core.demo_e5 import DEMO_E5_VERSION, FINETUNED, NAMES, RECIPE, SIZE, _drop_stale, is_built, up_to_date
+from mlt_core.demo_e5 import (DEMO_E5_VERSION, FINETUNED, NAMES, RECIPE, SIZE, _drop_stale, is_built, is_complete,
+                              up_to_date)
 
 
 def _meta(d: Path, **m):
@@ -43,7 +44,7 @@ def test_background_build_is_an_app_job_whose_failure_reaches_the_sidebar(tmp_pa
     # HF_HUB_OFFLINE=1 (tests): --source hub fails at once, in the job's own process
     assert main(["demo", "--background", "--only", "demo-base", "--source", "hub"]) == 0
     [job] = jobs.list_jobs()
-    assert job["kind"] == "demo" and job["checkpoint"] == "demo base" and job["device"] == "cpu"
+    assert job["kind"] == "demo" and job["checkpoint"] == "demo base" and job["device"] == "cpu"  # what it builds
     assert job["command"][2:4] == ["mlt_core", "demo"] and "--progress-file" in job["command"]
     import time
 
@@ -58,7 +59,7 @@ def test_background_build_is_an_app_job_whose_failure_reaches_the_sidebar(tmp_pa
 def _built() -> Path | None:
     cache = Path(os.environ.get("MLT_DEMO_CACHE", Path.home() / ".cache" / "mlt")) / f"demo-v{DEMO_E5_VERSION}"
     for d in (os.environ.get("MLT_E2E_DEMO"), cache):
-        if d and is_built(d):
+        if d and is_complete(d):
             return Path(d)
     return None
 
@@ -95,3 +96,18 @@ def test_built_fine_tunes_beat_chance_on_their_languages_and_carry_neurons(name)
     lape = json.loads(f.read_text())
     assert set(lape["neurons"]) == {"en", "hi", "fr", "es"} and len(lape["neurons"]["hi"]) == 12
     assert lape["checkpoint_fingerprint"] == store.checkpoint_fingerprint(_built() / "demo-base")
+
+
+@pytest.mark.parametrize("method", ["lape", "random"])
+def test_neuron_methods_refuse_a_base_without_a_trained_head_before_training(tmp_path, method):
+    from tiny import make_tiny_checkpoint
+
+    from mlt_core.errors import MltError
+    from mlt_core.train import TrainConfig, train
+
+    base = make_tiny_checkpoint(tmp_path / "headless", head=False)
+    cfg = TrainConfig(base=str(base), train_langs="hi", name="x", method=method, max_steps=2, batch_size=4,
+                      train_size=8, eval_limit=4, evals=0, output_dir=str(tmp_path / "out"), cpu=True, top_rate=0.2)
+    with pytest.raises(MltError, match=f"--method {method} trains only a few FFN neurons.*--base demo-en"):
+        train(cfg)
+    assert not (tmp_path / "out" / "x").exists() and not (tmp_path / "out" / ".runs" / "x").exists()

@@ -50,7 +50,7 @@ def run(args) -> int:
         return _background(args, stages)
     try:
         build_demo(args.output_dir, force=args.force, seed=args.seed, log=lambda m: print(m, flush=True),
-                   stages=stages, source=args.source, progress_file=args.progress_file)
+                   stages=stages, source=args.source, progress_file=args.progress_file, neurons=not args.first)
     except BaseException as e:
         _write_json(args.result_file, {"status": "failed", "error": str(e) if isinstance(e, MltError)
                                        else f"{type(e).__name__}: {e}"})
@@ -60,10 +60,13 @@ def run(args) -> int:
 
 
 def _background(args, stages) -> int:
-    from .. import jobs
-    from ..demo_e5 import is_built
+    from pathlib import Path
 
-    if is_built(args.output_dir, stages):
+    from .. import checkpoint as ckpt
+    from .. import jobs
+    from ..demo_e5 import is_built, is_complete
+
+    if is_built(args.output_dir, stages) and is_complete(args.output_dir):
         print(f"[demo] {', '.join(stages)} are up to date; nothing to build", flush=True)
         return 0
     running = [j for j in jobs.list_jobs() if j["status"] in jobs.ACTIVE and j.get("kind") == "demo"]
@@ -73,7 +76,11 @@ def _background(args, stages) -> int:
     argv = ["--only", ",".join(stages), "--source", args.source, "--seed", str(args.seed)]
     argv += ["--force"] if args.force else []
     argv += ["--output-dir", args.output_dir] if args.output_dir else []
-    job = jobs.start_job(argv, command="demo", label="demo " + "+".join(s.removeprefix("demo-") for s in stages))
+    from ..demo_e5 import up_to_date
+
+    root = Path(args.output_dir) if args.output_dir else Path(ckpt.MODELS_DIR)
+    todo = [s.removeprefix("demo-") for s in stages if args.force or not up_to_date(root / s)] or ["neurons"]
+    job = jobs.start_job(argv, command="demo", label="demo " + "+".join(todo))
     print(f"[demo] building {', '.join(stages)} in the background: job {job} "
           f"(log: {jobs.jobs_dir() / job / 'log.txt'}; the app's sidebar shows its progress)", flush=True)
     return 0

@@ -57,11 +57,11 @@ def _free_port() -> int:
 def realistic_demo_source() -> Path | None:
     """A built realistic demo (multilingual-e5-small, 12 x 12 heads) to copy: $MLT_E2E_DEMO (scripts/test.sh builds
     it once into ~/.cache/mlt/demo-v<N>), else that cache, else the repo's models/; None when none is built."""
-    from mlt_core.demo_e5 import DEMO_E5_VERSION, is_built
+    from mlt_core.demo_e5 import DEMO_E5_VERSION, is_complete
 
     cache = Path(os.environ.get("MLT_DEMO_CACHE", Path.home() / ".cache" / "mlt")) / f"demo-v{DEMO_E5_VERSION}"
     for d in (os.environ.get("MLT_E2E_DEMO"), cache, REPO / "models"):
-        if d and is_built(d):
+        if d and is_complete(d):
             return Path(d)
     return None
 
