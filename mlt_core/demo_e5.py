@@ -26,9 +26,9 @@ DEMO_E5_VERSION = 1
 SIZE = "e5-small"
 FINETUNED = {"demo-en": ("en",), "demo-hi": ("hi",), "demo-en-hi": ("en", "hi")}
 NAMES = ("demo-base", *FINETUNED)
-# measured (BENCHMARKS.md): Hindi leaves its loss plateau (1.10) only after ~80 steps at lr 3e-4 (English ~45;
+# measured (BENCHMARKS.md): Hindi leaves its loss plateau (1.10) only after ~150 steps at lr 3e-4 (English ~20-45;
 # lr 1e-3 never does); FFN weights + head train, embeddings (250k x 384) and attention frozen
-RECIPE = dict(method="ffn", lr=3e-4, max_steps=150, batch_size=16, max_length=64, pairs=2000, evals=0)
+RECIPE = dict(method="ffn", lr=3e-4, max_steps=250, batch_size=16, max_length=64, pairs=2000, evals=0)
 
 
 def up_to_date(path: Path) -> bool:
