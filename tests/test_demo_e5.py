@@ -111,3 +111,25 @@ def test_neuron_methods_refuse_a_base_without_a_trained_head_before_training(tmp
     with pytest.raises(MltError, match=f"--method {method} trains only a few FFN neurons.*--base demo-en"):
         train(cfg)
     assert not (tmp_path / "out" / "x").exists() and not (tmp_path / "out" / ".runs" / "x").exists()
+
+
+@pytest.mark.usefixtures("route_through_app")
+def test_home_says_when_the_demo_is_a_toy_and_what_the_real_one_is(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from tiny import make_tiny_checkpoint, use_models_dir
+
+    app = str(Path(__file__).resolve().parent.parent / "app.py")
+    toy, real = tmp_path / "toy", tmp_path / "real"
+    make_tiny_checkpoint(toy / "demo-en", meta={"role": "fine-tuned", "demo_version": 2, "demo_size": "full"})
+    make_tiny_checkpoint(real / "demo-base", meta={"role": "base", "demo_version": DEMO_E5_VERSION, "demo_size": SIZE,
+                                                   "weights_note": "weights dequantised from 4-bit, approximate"})
+    make_tiny_checkpoint(real / "demo-en", meta={"role": "fine-tuned", "demo_version": DEMO_E5_VERSION, "demo_size": SIZE})
+    use_models_dir(monkeypatch, toy, tmp_path / "cache")
+    at = AppTest.from_file(app, default_timeout=60).run()
+    assert not at.exception
+    assert any("demo-en: toy demo checkpoints" in i.value for i in at.info)
+    use_models_dir(monkeypatch, real, tmp_path / "cache")
+    at = AppTest.from_file(app, default_timeout=60).run()
+    assert not any("toy" in i.value for i in at.info)
+    cap = " ".join(c.value for c in at.caption)
+    assert "demo-base, demo-en: intfloat/multilingual-e5-small" in cap and "dequantised from 4-bit" in cap
