@@ -166,8 +166,8 @@ def start_job(train_args: dict | list, device: str | None = None, command: str =
         env = {**os.environ, "MLT_MODELS_DIR": str(ckpt.MODELS_DIR), "PYTHONUNBUFFERED": "1",
                "TOKENIZERS_PARALLELISM": "false"}
         env["CUDA_VISIBLE_DEVICES"] = dev.split(":")[1] if dev.startswith("cuda") else ""
-        job = {"id": job_id, "argv": argv, "command": cmd, "kind": command, "status": "queued", "device": dev, "checkpoint": name,
-               "pid": None, "created": time.time(), "started": None, "ended": None, "error": None}
+        job = {"id": job_id, "argv": argv, "command": cmd, "kind": command, "status": "queued", "device": dev,
+               "checkpoint": name, "pid": None, "created": time.time(), "started": None, "ended": None, "error": None}
         _write(d / "job.json", job)
         with open(d / "log.txt", "ab") as log:
             proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

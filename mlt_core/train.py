@@ -367,7 +367,7 @@ def train(cfg: TrainConfig, log=print, extra_meta: dict | None = None) -> Path:
                        "Start from a checkpoint already fine-tuned on NLI, e.g. --base demo-en --train-langs hi, "
                        "or use --method ffn, lora or full")
     _check_disk(out.parent, sum(p.numel() for p in model.parameters()), cfg.method)
-    neuron_file = cfg.neuron_file or _own_neuron_file(cfg.base, cfg.top_rate)  # e.g. the demo base's, identified at build time
+    neuron_file = cfg.neuron_file or _own_neuron_file(cfg.base, cfg.top_rate)  # e.g. demo-base's, from its build
     neurons, neuron_info, lape = (select_neurons(model, tokenizer, langs, neuron_file, top_rate=cfg.top_rate)
                                   if cfg.method in ("lape", "random") else (None, {}, None))
     setup = apply_method(model, cfg.method, neurons=neurons, seed=cfg.seed, lora_r=cfg.lora_r,

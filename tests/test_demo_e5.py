@@ -133,3 +133,16 @@ def test_home_says_when_the_demo_is_a_toy_and_what_the_real_one_is(tmp_path, mon
     assert not any("toy" in i.value for i in at.info)
     cap = " ".join(c.value for c in at.caption)
     assert "demo-base, demo-en: intfloat/multilingual-e5-small" in cap and "dequantised from 4-bit" in cap
+
+
+def test_lape_takes_the_bases_own_neuron_file_only_at_the_same_top_rate(tmp_path):
+    from mlt_core.train import _own_neuron_file
+
+    base = tmp_path / "b"
+    base.mkdir()
+    assert _own_neuron_file(str(base), 0.01) is None
+    (base / "neurons.json").write_text(json.dumps({"settings": {"top_rate": 0.01}, "neurons": {}}))
+    assert _own_neuron_file(str(base), 0.01) == str(base / "neurons.json")
+    assert _own_neuron_file(str(base), 0.02) is None  # another rate: identify afresh
+    (base / "neurons.json").write_text("{not json")
+    assert _own_neuron_file(str(base), 0.01) is None

@@ -106,15 +106,14 @@ def state_dict_from_q4(q4) -> dict:
     for name, target in EMB_MAP.items():
         sd[f"bert.embeddings.{target}"] = q4.get(name).reshape(shapes.get(name, (h,)))
         used.add(name)
-    w_shape = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ff, h), "fo": (h, ff)}
+    # Linear weights are [out, in] as in torch; LayerNorm weight and bias, and Linear biases, are [out]
+    w_shape = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ff, h), "fo": (h, ff), "aln": (h,), "oln": (h,)}
     for l in range(hp["layers"]):
         for short, target in LAYER_MAP.items():
-            a, b = ("w", "b")
-            is_ln = short.endswith("ln")
-            for part, hf in ((a, "weight"), (b, "bias")):
+            for part, hf in (("w", "weight"), ("b", "bias")):
                 name = f"l{l}.{short}.{part}"
                 arr = q4.get(name)
-                shape = w_shape[short] if part == "w" and not is_ln else ((w_shape[short][0],) if not is_ln else (h,))
+                shape = w_shape[short] if part == "w" else w_shape[short][:1]
                 if arr.size != int(np.prod(shape)):
                     raise MltError(f"{q4.path}: tensor {name!r} has {arr.size} values, expected {shape}")
                 sd[f"bert.encoder.layer.{l}.{target}.{hf}"] = arr.reshape(shape)
