@@ -84,7 +84,8 @@ def build(out_dir: str | Path | None = None, *, stages=NAMES, force: bool = Fals
         # the base's LAPE neurons: the Language Neurons page and --method lape use them for every demo
         # checkpoint (neuron_file_for falls back to the base's file); ~1-2 min on 2 cores, kept when current
         ensure_demo_neurons(out, log=lambda m: log(f"[demo] {m}"), only=["demo-base"])
-    _progress(progress_file, event="train", step=len(todo), max_steps=max(len(todo), 1), time=round(time.time() - t0, 1))
+    _progress(progress_file, event="train", step=max(len(todo), 1), max_steps=max(len(todo), 1),
+              time=round(time.time() - t0, 1))  # done
     for n in FINETUNED:
         if n in stages and (out / n).is_dir():
             acc = read_meta(out / n).get("metrics", {}).get("accuracy", {})

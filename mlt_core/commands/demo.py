@@ -81,6 +81,6 @@ def _background(args, stages) -> int:
     root = Path(args.output_dir) if args.output_dir else Path(ckpt.MODELS_DIR)
     todo = [s.removeprefix("demo-") for s in stages if args.force or not up_to_date(root / s)] or ["neurons"]
     job = jobs.start_job(argv, command="demo", label="demo " + "+".join(todo))
-    print(f"[demo] building {', '.join(stages)} in the background: job {job} "
+    print(f"[demo] building {', '.join(todo)} in the background: job {job} "
           f"(log: {jobs.jobs_dir() / job / 'log.txt'}; the app's sidebar shows its progress)", flush=True)
     return 0
