@@ -1,4 +1,8 @@
-"""Build the demo checkpoints from bundled text on a CPU, with no download.
+"""The demo checkpoints: the realistic set (mlt_core.demo_e5, the default) or the toy set (this module).
+
+`build_demo(tiny=False)` builds the realistic set from multilingual-e5-small (see demo_e5.py).
+The toy set (`tiny=True`, `python -m mlt_core demo --tiny`; `quick=True` is its test size) is
+built from bundled text alone, for tests and machines where neither e5 source can be had:
 
 demo-base   a small XLM-R-architecture encoder (own BPE tokenizer, masked-LM warm-up on the
             en/hi/fr/es template corpus); saved for sequence classification, head untrained
@@ -104,11 +108,29 @@ def warm_up(config, tokenizer, texts: list[str], size: DemoSize, seed: int, work
     return model, round(result.training_loss, 4)
 
 
+def is_toy(meta: dict | None) -> bool:
+    """mlt.json of a toy demo checkpoint (not the realistic e5 set)."""
+    return (meta or {}).get("demo_size") in ("full", "quick")
+
+
+def e5_source(rows: list[dict]) -> str:
+    """How the realistic demo's base was obtained, from the checkpoints' mlt.json rows (list_checkpoints)."""
+    base = next((r["meta"] for r in rows if r["name"] == "demo-base"), {})
+    return base.get("weights_note", "weights as in its mlt.json")
+
+
 def build_demo(out_dir: str | Path | None = None, *, quick: bool = False, force: bool = False,
-               seed: int = 0, log=print) -> dict:
-    """Build demo-base and the fine-tuned demo checkpoints into `out_dir` (default models/); {name: path}."""
+               seed: int = 0, log=print, tiny: bool = False, **real) -> dict:
+    """Build demo-base and the fine-tuned demo checkpoints into `out_dir` (default models/); {name: path}.
+
+    The realistic set unless `tiny` (or `quick`, the toy at test size); `real` goes to demo_e5.build.
+    """
     import torch
 
+    if not (tiny or quick):
+        from .demo_e5 import build
+
+        return build(out_dir, force=force, seed=seed, log=log, **real)
     out = Path(out_dir) if out_dir else Path(ckpt.MODELS_DIR)
     size, size_name = (QUICK, "quick") if quick else (FULL, "full")
     if not force and _up_to_date(out, size_name):

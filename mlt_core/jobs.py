@@ -139,30 +139,35 @@ def _pick_device(device: str | None, busy: set) -> str:
     return free[0]
 
 
-def start_job(train_args: dict | list, device: str | None = None) -> str:
-    """Launch a training job in the background; returns its id. MltError if its device is busy."""
+def start_job(train_args: dict | list, device: str | None = None, command: str = "train",
+              label: str | None = None) -> str:
+    """Launch a training job in the background; returns its id. MltError if its device is busy.
+
+    `command` another mlt_core command taking --progress-file/--result-file (the demo build), shown as `label`.
+    """
     argv = as_argv(train_args)
-    name = _arg(argv, "--name")
+    name = _arg(argv, "--name") if command == "train" else label or command
     if not name:
         raise MltError("give the new checkpoint a name")
     from .train import check_argv
 
-    check_argv(argv)  # the CLI's own checks (and the run lock), before any process starts
+    if command == "train":
+        check_argv(argv)  # the CLI's own checks (and the run lock), before any process starts
     with _lock():
         busy = {j["device"] for j in list_jobs() if j["status"] in ACTIVE}
         dev = _pick_device(device, busy)
-        if (Path(ckpt.MODELS_DIR) / name).exists() and "--overwrite" not in argv:
+        if command == "train" and (Path(ckpt.MODELS_DIR) / name).exists() and "--overwrite" not in argv:
             raise MltError(f"a checkpoint named {name} already exists; choose another name")
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         d = jobs_dir() / job_id
         d.mkdir(parents=True)
-        cmd = [sys.executable, "-m", "mlt_core", "train", *argv,
+        cmd = [sys.executable, "-m", "mlt_core", command, *argv,
                "--progress-file", str(d / "progress.jsonl"), "--result-file", str(d / "result.json")]
         env = {**os.environ, "MLT_MODELS_DIR": str(ckpt.MODELS_DIR), "PYTHONUNBUFFERED": "1",
                "TOKENIZERS_PARALLELISM": "false"}
         env["CUDA_VISIBLE_DEVICES"] = dev.split(":")[1] if dev.startswith("cuda") else ""
-        job = {"id": job_id, "argv": argv, "command": cmd, "status": "queued", "device": dev, "checkpoint": name,
-               "pid": None, "created": time.time(), "started": None, "ended": None, "error": None}
+        job = {"id": job_id, "argv": argv, "command": cmd, "kind": command, "status": "queued", "device": dev,
+               "checkpoint": name, "pid": None, "created": time.time(), "started": None, "ended": None, "error": None}
         _write(d / "job.json", job)
         with open(d / "log.txt", "ab") as log:
             proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -177,11 +177,13 @@ def unique_names(names: list[str]) -> list[str]:
     return out
 
 
-def ensure_demo_neurons(models_dir: str | Path | None = None, log: Callable[[str], None] = print) -> None:
-    """Give every demo checkpoint present (demo-base, demo-en, demo-hi, demo-en-hi) a neurons.json; idempotent."""
+def ensure_demo_neurons(models_dir: str | Path | None = None, log: Callable[[str], None] = print,
+                        only=None) -> None:
+    """Give every demo checkpoint present (demo-base, demo-en, demo-hi, demo-en-hi; or those in `only`) a
+    neurons.json, identified on the parallel bundled corpora (the same sentences in every language); idempotent."""
     root = Path(models_dir or checkpoint.MODELS_DIR)
     corpora = sources = None
-    for name in DEMO_MODELS:
+    for name in DEMO_MODELS if only is None else [n for n in DEMO_MODELS if n in only]:
         p = root / name
         if not (p / "config.json").is_file():
             continue

@@ -1,6 +1,7 @@
 """Home: the checkpoints in models/ and which of them (1 to 4) every page compares."""
 import streamlit as st
 
+from mlt_core.demo import e5_source, is_toy
 from ui import state
 from ui.links import ensure_app_router
 from ui.models import MAX_MODELS, available_checkpoints, selected_models
@@ -49,6 +50,15 @@ st.dataframe(
         **{c: st.column_config.NumberColumn(f"accuracy {c[4:]}", format="percent") for c in acc_cols},
     },
 )
+toys = [r["name"] for r in rows if is_toy(r["meta"])]
+if toys:
+    st.info(f"**{', '.join(toys)}: toy demo checkpoints**, a 0.3M-parameter encoder trained from scratch on template "
+            "sentences, not a pretrained multilingual model: what they show across languages is not the real "
+            "effect. `python -m mlt_core demo` builds the realistic set (multilingual-e5-small).", icon="🧸")
+e5 = [r["name"] for r in rows if r["meta"].get("demo_size") == "e5-small"]
+if e5:
+    st.caption(f"{', '.join(e5)}: intfloat/multilingual-e5-small (12 layers x 12 heads, XLM-R's tokenizer; "
+               f"{e5_source(rows)}), FFN + head fine-tuned on generated NLI pairs; accuracy on the bundled sample.")
 for name in [n for n, u in untrained.items() if u]:
     st.warning(f"**{name}**: untrained classification head. Its predictions are noise; comparing against it "
                "is meaningless (use it for representations, attention and language neurons).", icon="⚠️")

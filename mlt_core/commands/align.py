@@ -3,7 +3,7 @@
 On the bundled parallel sample (written from a bilingual lexicon, so translations are known) or local
 XNLI-format files; see mlt_core.word_alignment. Hidden-state norms per layer come with
 `evaluate --internals` (internals/norms.csv).
-Example: python -m mlt_core align --model models/demo-en --model models/demo-hi --langs en hi fr
+Example: python -m mlt_core align --model models/demo-en --model models/demo-hi --langs en,hi,fr
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import MltError
+from ..langs import split_langs
 
 
 def _data(p, limit: int | None = 100) -> None:
@@ -83,7 +84,7 @@ def _load_data(args):
 
     if args.limit is not None and args.limit < 1:
         raise MltError("--limit must be positive")
-    langs = [x.strip() for x in args.langs.split(",") if x.strip()] if args.langs else None
+    langs = split_langs(args.langs)
     return load_nli(source=args.data, langs=langs, split=args.split, limit=args.limit), langs
 
 

@@ -4,7 +4,7 @@ Every mean comes with `undefined`: the share of the group's examples where 1 - S
 input is at least as sure of the label as the full one). Under --convention mlt (default) those are left
 out of the means (n counts the rest); under --convention reference they are scored as
 casszhao/multilingual-faith does (S0 - 1e-4). --json gives one object.
-Example: python -m mlt_core faithfulness --model models/demo-en --langs en hi --limit 20 --method ixg attention
+Example: python -m mlt_core faithfulness --model models/demo-en --langs en,hi --limit 20 --method ixg attention
 """
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 Write `tests/e2e/test_<topic>_browser.py` and use:
     app_url         base URL of the running app (session-wide; one server for all e2e tests)
-    e2e_models_dir  the models folder the app sees (real demo-en/demo-hi if built, else tiny ones)
+    e2e_models_dir  the models folder the app sees: a private copy of the realistic demo if built, else tiny ones
     e2e_models      names of the two models the app selects by default (model 1, model 2)
-    page            a fresh Playwright page (1600x1000) per test
+    page            a fresh Playwright page per test (1280x800 on the realistic demo, else 1600x1000)
     goto(page, path="", **query)   open a page of the app and wait until its script has finished
     wait_idle(page)                wait until the current rerun has finished
     wait_for(page, selector, what) wait until THE element a test means is visible (a keyed `.st-key-...`
@@ -100,13 +100,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def realistic_demo_source() -> Path | None:
+    """A built realistic demo (multilingual-e5-small, 12 x 12 heads) to copy: $MLT_E2E_DEMO (scripts/test.sh builds
+    it once into ~/.cache/mlt/demo-v<N>), else that cache, else the repo's models/; None when none is built."""
+    from mlt_core.demo_e5 import DEMO_E5_VERSION, is_complete
+
+    cache = Path(os.environ.get("MLT_DEMO_CACHE", Path.home() / ".cache" / "mlt")) / f"demo-v{DEMO_E5_VERSION}"
+    for d in (os.environ.get("MLT_E2E_DEMO"), cache, REPO / "models"):
+        if d and is_complete(d):
+            return Path(d)
+    return None
+
+
 @pytest.fixture(scope="session")
 def e2e_models_dir(tmp_path_factory) -> Path:
-    """models/ if the demo checkpoints are built, else two tiny random checkpoints in a temp dir."""
-    real = REPO / "models"
-    if all((real / n / "config.json").is_file() and (real / n / "model.safetensors").is_file()
-           for n in ("demo-en", "demo-hi")):
-        return _private_copy(real, tmp_path_factory.mktemp("e2e-models"))
+    """A private copy of the realistic demo (demo-base, demo-en, demo-hi, demo-en-hi: 12 x 12 heads) when one is
+    built (see realistic_demo_source), else two tiny random checkpoints. Never the user's live models/."""
+    src = realistic_demo_source()
+    if src is not None:
+        return _private_copy(src, tmp_path_factory.mktemp("e2e-demo"))
     from tiny import make_tiny_checkpoint
 
     d = tmp_path_factory.mktemp("e2e-models")
@@ -128,6 +140,14 @@ def _private_copy(real: Path, d: Path) -> Path:
         if p.is_dir() and not p.is_symlink():
             shutil.copytree(p, d / p.name, copy_function=link)
     return d
+
+
+@pytest.fixture(scope="session")
+def e2e_viewport(e2e_models_dir) -> dict:
+    """1280 x 800 (a projector) on the realistic demo; the helpers' default size on the tiny models."""
+    from mlt_core.demo_e5 import is_built
+
+    return {"width": 1280, "height": 800} if is_built(e2e_models_dir) else {"width": 1600, "height": 1000}
 
 
 @pytest.fixture(scope="session")
@@ -221,9 +241,9 @@ def open_page(browser, base_url: str, width: int = 1600, height: int = 1000):
 
 
 @pytest.fixture
-def page(_browser, app_url, _warm_app):
-    """A fresh page (own context: own cookies, own Streamlit session) at 1600x1000."""
-    with open_page(_browser, app_url) as pg:
+def page(_browser, app_url, _warm_app, e2e_viewport):
+    """A fresh page (own context: own cookies, own Streamlit session) at e2e_viewport (1280x800 on the real demo)."""
+    with open_page(_browser, app_url, **e2e_viewport) as pg:
         yield pg
 
 
