@@ -111,6 +111,7 @@ def test_second_run_refused_with_pid_then_sigkill_and_resume_takes_the_stale_loc
     try:
         _wait(lambda: list(run_dir.glob("checkpoint-*/trainer_state.json")), proc, "no Trainer checkpoint")
         assert holder(models, "same") == proc.pid
+        os.killpg(proc.pid, signal.SIGSTOP)  # paused, it still holds the lock; its files stop changing (it rotates checkpoints)
         before = _everything(models)
         # the CLI: refused at once, naming the holder; nothing of the winner's run touched
         t = time.time()
