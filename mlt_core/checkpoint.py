@@ -9,18 +9,16 @@ from __future__ import annotations
 import json
 import re
 import os
-import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import MltError
+from .io import REPO_ROOT, atomic_dir
 from .labels import LABELS, label_order
 
 META_FILE = "mlt.json"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("MLT_MODELS_DIR", REPO_ROOT / "models"))
 
 
@@ -190,25 +188,14 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path, meta: dict, *, overwr
     cfg = model.config
     cfg.id2label = {i: l for i, l in enumerate(LABELS)} if cfg.num_labels == 3 and not meta.get("keep_labels") else cfg.id2label
     cfg.label2id = {l: i for i, l in cfg.id2label.items()}
-    tmp = out.parent / f".tmp-{out.name}-{uuid.uuid4().hex[:8]}"
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        meta = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        if out.exists():
-            old = out.parent / f".old-{out.name}-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        with atomic_dir(out) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            meta = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise MltError(f"could not write checkpoint {out}: {e.strerror or e} (disk full or read-only?)") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from .errors import MltError
+from .io import atomic_write_json
 from .langs import split_langs
 from .runlock import run_lock
 
@@ -237,9 +238,7 @@ def _hardware() -> dict:
 
 def _write_json(path: str | None, obj: dict) -> None:
     if path and _rank() == 0:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{path}.tmp").write_text(json.dumps(obj, ensure_ascii=False, default=str), encoding="utf-8")
-        os.replace(f"{path}.tmp", path)
+        atomic_write_json(path, obj, default=str)
 
 
 def load_data(cfg: TrainConfig, langs: list[str]):
