@@ -88,16 +88,15 @@ def _langs(s: str | None) -> list[str] | None:
     return split_langs(s)
 
 
-def add_arguments(parser, cls=TrainConfig) -> None:
-    """An argparse flag for every dataclass field, with its help text."""
-    for f in dataclasses.fields(cls):
-        flag, md = "--" + f.name.replace("_", "-"), f.metadata
-        if str(f.type) == "bool":
-            parser.add_argument(flag, action="store_true", help=md["help"])
-        else:
-            parser.add_argument(flag, type={"int": int, "float": float}.get(str(f.type), str), default=f.default,
-                                help=md["help"], required=md.get("required", False), choices=md.get("choices"),
-                                metavar=None if md.get("choices") else f.name.upper())
+def arg_parser(**kw):
+    """transformers' HfArgumentParser over TrainConfig: a flag per field (--train-langs, also --train_langs),
+    its type from the annotation, its help, choices and `required` from the field's metadata."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(TrainConfig, **kw)
+    for action in parser._actions:  # usage and errors name the documented spelling: --train-langs, not --train_langs
+        action.option_strings.sort(key=lambda o: "_" in o)
+    return parser
 
 
 def config_from_args(args) -> TrainConfig:
@@ -167,16 +166,13 @@ def validate(cfg: TrainConfig) -> TrainConfig:
 
 def check_argv(argv: list[str]) -> TrainConfig:
     """The CLI's parse and validate() of `train` arguments, plus the run lock: for the app, before it starts a job."""
-    import argparse
-
     from .runlock import holder
 
-    class Parser(argparse.ArgumentParser):
-        def error(self, message):
-            raise MltError(message)
+    def refuse(message):
+        raise MltError(message)
 
-    p = Parser(prog="train", add_help=False)
-    add_arguments(p)
+    p = arg_parser(prog="train", add_help=False)
+    p.error = refuse  # argparse's usage errors become MltError (the app shows them), not an exit
     cfg = validate(config_from_args(p.parse_args(argv)))
     pid = holder(models_dir(cfg), cfg.name)
     if pid:
