@@ -13,7 +13,6 @@ import math
 import os
 import re
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,14 +480,3 @@ def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
     if label_map != [0, 1, 2]:
         meta["keep_labels"] = True  # the base's head keeps its own label order (id2label says which)
     return save_run(trainer, setup, tokenizer, out, run_dir, progress, meta, lape, cfg.overwrite, t0, log)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry, as `python -m mlt_core train` (which the app and docs use)."""
-    from .cli import main as cli_main
-
-    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -46,9 +46,3 @@ def run(args) -> int:
         raise
     _write_json(cfg.result_file, {"status": "finished", "checkpoint": str(path)})
     return 0
-
-
-if __name__ == "__main__":  # interim entry: python -m mlt_core.commands.train ...
-    from ..cli import main
-
-    sys.exit(main(["train", *sys.argv[1:]]))
