@@ -1,10 +1,20 @@
 """One forward pass, many views: logits, attentions, hidden states and FFN activations.
 
-Captured activations use one naming scheme everywhere:
-    blocks.{l}.attn.pattern   # [batch, head, q, k]   attention probabilities of block l
-    blocks.{l}.hidden         # [batch, seq, d_model] hidden_states[l]: 0 = embeddings, l = output of block l
-    blocks.{l}.mlp.post       # [batch, seq, d_ff]    FFN neuron activations of block l
-Hooks live only inside `hooks()` and are removed in a `finally`.
+Captured activations use one naming scheme everywhere, built by `act_name(layer, kind)`
+(never by f-strings at call sites). For a model of L blocks, l = 0..L-1:
+
+    act_name(l, "attn.pattern")  blocks.{l}.attn.pattern  # [batch, head, q, k]   attention probabilities of block l
+    act_name(l, "resid_pre")     blocks.{l}.resid_pre     # [batch, seq, d_model] INPUT of block l = HF hidden_states[l]
+                                                          #   (l = 0: the embedding output)
+    act_name(l, "resid_post")    blocks.{l}.resid_post    # [batch, seq, d_model] OUTPUT of block l = hidden_states[l+1]
+                                                          #   (= resid_pre of block l+1; for the last block of a
+                                                          #   decoder, HF applies the final norm first)
+    act_name(l, "mlp.post")      blocks.{l}.mlp.post      # [batch, seq, d_ff]    FFN neuron activations of block l
+    act_name(l, "hidden")        blocks.{l}.hidden        # [batch, seq, d_model] hidden_states[l], l = 0..L (L+1
+                                                          #   entries: 0 = embeddings, l >= 1 = resid_post of l-1)
+
+The three residual names are the same tensors (no copies). Hooks live only inside `hooks()`
+and are removed in a `finally`.
 """
 from __future__ import annotations
 
@@ -19,7 +29,17 @@ from .arch import ffn_layers
 from .checkpoint import Checkpoint
 from .errors import MltError
 
-ALL = frozenset({"attn", "hidden", "mlp"})
+ALL = frozenset({"attn", "hidden", "mlp"})  # what forward(capture=...) can keep
+ACT_KINDS = ("attn.pattern", "resid_pre", "resid_post", "mlp.post", "hidden")
+
+
+def act_name(layer: int, kind: str) -> str:
+    """The cache key of one captured activation: act_name(3, "resid_pre") -> "blocks.3.resid_pre" (see the table above)."""
+    if kind not in ACT_KINDS:
+        raise ValueError(f"unknown activation kind {kind!r}; choose from {', '.join(ACT_KINDS)}")
+    return f"blocks.{int(layer)}.{kind}"
+
+
 Interventions = Mapping[int, Sequence[int]]  # layer -> neuron indices to zero
 # Hooks sit on a model that the app shares across browser sessions (threads). Each hook acts
 # only for the call that registered it: the owner token lives in a ContextVar, per thread.
@@ -159,11 +179,16 @@ def forward(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], capture: Iterabl
     logits = out.logits[:, ckpt.label_order].float().cpu()  # [batch, 3] canonical order
     acts = {}
     for l, a in enumerate(out.attentions or ()):
-        acts[f"blocks.{l}.attn.pattern"] = a.float().cpu()  # [batch, head, q, k]
-    for l, h in enumerate(out.hidden_states or ()):
-        acts[f"blocks.{l}.hidden"] = h.float().cpu()  # [batch, seq, d_model]
+        acts[act_name(l, "attn.pattern")] = a.float().cpu()  # [batch, head, q, k]
+    hidden = [h.float().cpu() for h in out.hidden_states or ()]  # L+1 x [batch, seq, d_model]
+    for l, h in enumerate(hidden):
+        acts[act_name(l, "hidden")] = h  # hidden_states[l], l = 0..L
+        if l < len(hidden) - 1:
+            acts[act_name(l, "resid_pre")] = h  # the input of block l
+        if l > 0:
+            acts[act_name(l - 1, "resid_post")] = h  # the output of block l-1
     for l, m in (mlp or {}).items():
-        acts[f"blocks.{l}.mlp.post"] = m.float().cpu()  # [batch, seq, d_ff]
+        acts[act_name(l, "mlp.post")] = m.float().cpu()  # [batch, seq, d_ff]
     mask = enc["attention_mask"]
     ids = enc["input_ids"]
     tokens = [ckpt.tokenizer.convert_ids_to_tokens(ids[i][mask[i].bool()].tolist()) for i in range(len(pairs))]

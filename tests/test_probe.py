@@ -315,3 +315,31 @@ def test_a_probe_added_through_the_registry_reaches_the_cli_and_the_json(tiny_xl
         for name in ("n_tokens_test", "same_argmax_test", "decoder_only_test"):
             probes.unregister(name)
     assert "n_tokens_test" not in probes.REGISTRY and "n_tokens_test" not in probes.PROBES
+
+
+def test_residual_names_say_input_or_output_of_a_block(tiny_xlmr):
+    from mlt_core.forward import act_name
+
+    ck = load_checkpoint(tiny_xlmr)
+    layers = ck.model.roberta.encoder.layer
+    seen = {}
+    handles = [m.register_forward_pre_hook(lambda mod, args, l=l: seen.__setitem__(("in", l), args[0].detach().clone()))
+               for l, m in enumerate(layers)]
+    handles += [m.register_forward_hook(lambda mod, args, out, l=l: seen.__setitem__(
+        ("out", l), (out[0] if isinstance(out, tuple) else out).detach().clone())) for l, m in enumerate(layers)]
+    try:
+        cache = forward(ck, [(P, H)])
+    finally:
+        for h in handles:
+            h.remove()
+    L = ck.n_layers
+    for l in range(L):
+        assert act_name(l, "resid_pre") == f"blocks.{l}.resid_pre"
+        assert torch.allclose(cache[act_name(l, "resid_pre")], seen[("in", l)], atol=1e-6)  # what block l took in
+        assert torch.allclose(cache[act_name(l, "resid_post")], seen[("out", l)], atol=1e-6)  # what it gave out
+    # the alias keeps HF's L+1 hidden states: 0 = embeddings (block 0's input), L = the last block's output
+    assert cache["blocks.0.hidden"] is cache[act_name(0, "resid_pre")]
+    assert cache[f"blocks.{L}.hidden"] is cache[act_name(L - 1, "resid_post")]
+    assert act_name(L, "resid_pre") not in cache.acts and act_name(L, "resid_post") not in cache.acts
+    with pytest.raises(ValueError, match="unknown activation kind"):
+        act_name(0, "resid_mid")
