@@ -144,19 +144,54 @@ def check_text(pairs: Sequence[tuple[str, str]]) -> None:
                                "(e.g. convert a Latin-1 file with iconv -f latin1 -t utf-8)") from None
 
 
+def _longest_first(n1: int, n2: int, budget: int) -> tuple[int, int]:
+    """How many content tokens of each side to keep: the fast tokenizers' (Rust) LongestFirst rule.
+
+    The shorter side keeps all of itself if the longer one can make room; otherwise both get half
+    the budget, the second side the odd token."""
+    swap = n1 > n2
+    short, long_ = (n2, n1) if swap else (n1, n2)
+    long_ = short if short > budget else max(short, budget - short)
+    if short + long_ > budget:
+        short, long_ = budget // 2, budget // 2 + budget % 2
+    k1, k2 = (long_, short) if swap else (short, long_)
+    return min(n1, k1), min(n2, k2)  # caps, like Encoding.truncate(n): a side shorter than its cap stays whole
+
+
 def encode(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], max_length: int | None = None):
-    """Tokenize pairs with dynamic padding; returns (BatchEncoding, truncated flags)."""
+    """Tokenize pairs ONCE, cut what is longer than the limit (longest first, as the tokenizer would) and pad.
+
+    Returns (BatchEncoding of input_ids/attention_mask  # [batch, seq], truncated flags, sequence ids per
+    example and position: 0 premise, 1 hypothesis, None special or padding)."""
     check_text(pairs)
     limit = min(max_length or ckpt.max_length, ckpt.max_length)
     tok = ckpt.tokenizer
-    prem, hyp = [p for p, _ in pairs], [h for _, h in pairs]
-    full = tok(prem, hyp, truncation=False, add_special_tokens=True)["input_ids"]
-    truncated = [len(ids) > limit for ids in full]
-    if any(truncated):
-        enc = tok(prem, hyp, truncation="longest_first", max_length=limit, padding=True, return_tensors="pt")
-    else:
-        enc = tok(prem, hyp, padding=True, return_tensors="pt")
-    return enc, truncated
+    full = tok([p for p, _ in pairs], [h for _, h in pairs], truncation=False, add_special_tokens=True)
+    rows, seqs, truncated = [], [], []
+    for i, ids in enumerate(full["input_ids"]):
+        sid = full.sequence_ids(i)
+        truncated.append(len(ids) > limit)
+        if truncated[-1]:
+            ids, sid = _truncate(ids, sid, limit, tok.truncation_side)
+        rows.append({"input_ids": ids})
+        seqs.append(sid)
+    enc = tok.pad(rows, padding=True, return_tensors="pt")  # [batch, seq], padding side as the tokenizer's
+    width = enc["input_ids"].shape[1]
+    left = tok.padding_side == "left"
+    seqs = [[None] * (width - len(s)) + s if left else s + [None] * (width - len(s)) for s in seqs]
+    return enc, truncated, seqs
+
+
+def _truncate(ids: list, sid: list, limit: int, side: str = "right") -> tuple[list, list]:
+    """Cut the premise and hypothesis tokens of one encoded pair to fit `limit`, keeping its special tokens."""
+    parts = {0: [k for k, s in enumerate(sid) if s == 0], 1: [k for k, s in enumerate(sid) if s == 1]}
+    n_special = len(ids) - len(parts[0]) - len(parts[1])
+    keep = _longest_first(len(parts[0]), len(parts[1]), max(limit - n_special, 0))
+    drop = set()
+    for s, n in zip((0, 1), keep):
+        pos = parts[s]
+        drop.update(pos[:len(pos) - n] if side == "left" else pos[n:])
+    return [t for k, t in enumerate(ids) if k not in drop], [s for k, s in enumerate(sid) if k not in drop]
 
 
 def forward(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], capture: Iterable[str] = ALL,
@@ -166,7 +201,7 @@ def forward(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], capture: Iterabl
     if unknown := capture - ALL:
         raise ValueError(f"unknown capture {unknown}; choose from {sorted(ALL)}")
     model = ckpt.model
-    enc, truncated = encode(ckpt, pairs, max_length)
+    enc, truncated, seq_ids = encode(ckpt, pairs, max_length)
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
     mlp: dict | None = {} if "mlp" in capture else None
@@ -194,7 +229,7 @@ def forward(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], capture: Iterabl
     tokens = [ckpt.tokenizer.convert_ids_to_tokens(ids[i][mask[i].bool()].tolist()) for i in range(len(pairs))]
     return ForwardCache(
         model_name=ckpt.name, pairs=list(pairs), input_ids=ids, attention_mask=mask,
-        seq_ids=[enc.sequence_ids(i) for i in range(len(pairs))], tokens=tokens,
+        seq_ids=seq_ids, tokens=tokens,
         logits=logits, probs=logits.softmax(-1), truncated=truncated, causal=ckpt.family == "decoder",
         n_layers=model.config.num_hidden_layers, n_heads=model.config.num_attention_heads, acts=acts,
     )
