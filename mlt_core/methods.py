@@ -26,7 +26,9 @@ from .arch import ffn_layers
 from .checkpoint import HEAD_NAMES, is_head
 from .errors import MltError
 from .labels import LABELS, label_order
-from .train import METHODS
+
+SUPPORTED = ("full", "lora", "ffn", "lape", "random")  # what apply_method builds; train.METHODS gives each one's help
+
 
 def load_base(base: str):
     """(model, tokenizer, label_map: canonical id -> model logit, head note) for a base model.
@@ -183,8 +185,8 @@ def apply_method(model: nn.Module, method: str, *, neurons: list | None = None, 
 
     For random, `neurons` gives only the per-layer counts (the LAPE neurons being matched).
     """
-    if method not in METHODS:
-        raise MltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in SUPPORTED:
+        raise MltError(f"unknown method {method!r}; choose one of {', '.join(SUPPORTED)}")
     _head_check(model)
     total = sum(p.numel() for p in model.parameters())
     if method == "full":

@@ -20,7 +20,7 @@ from pathlib import Path
 from . import checkpoint as ckpt
 from .errors import MltError
 from .io import atomic_write_json
-from .langs import split_langs
+from .langs import SAMPLE_LANGS, split_langs
 from .runlock import run_lock
 
 METHODS = {  # name -> one-line help (shown in --help and the app)
@@ -117,9 +117,7 @@ def learning_rate(cfg: TrainConfig) -> float:
 def _known_langs(data: str) -> tuple | None:
     """The languages a named data source has (None for a local file: load_nli checks those)."""
     if data == "sample":
-        from .templates import LANGS
-
-        return tuple(LANGS)
+        return SAMPLE_LANGS
     if data == "xnli":
         from .data import XNLI_LANGS
 
@@ -432,7 +430,7 @@ def train(cfg: TrainConfig, log=print, extra_meta: dict | None = None) -> Path:
 def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
     from transformers import set_seed
 
-    from .methods import apply_method, load_base, select_neurons
+    from .methods import apply_method, load_base, select_neurons  # here, not at the top: torch loads only to train
 
     t0 = time.time()
     langs = cfg.langs()

@@ -195,3 +195,20 @@ def test_one_definition_of_the_shared_constants():
     assert checkpoint.is_head("classifier.out_proj.weight") and checkpoint.is_head("score.weight")
     assert not checkpoint.is_head("roberta.encoder.layer.0.attention.self.query.weight")
     assert (io.REPO_ROOT / "mlt_core" / "io.py").is_file() and checkpoint.REPO_ROOT is io.REPO_ROOT
+
+
+def test_no_import_cycle_between_methods_and_train():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, mlt_core.methods; bad = 'mlt_core.train' in sys.modules; "
+            "import mlt_core.train as t, mlt_core.methods as m; "
+            "print(bad, tuple(t.METHODS) == m.SUPPORTED)")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root)
+    assert out.stdout.split() == ["False", "True"], out.stderr[-500:]
+    # and the reason train imports methods inside _train: `import mlt_core.train` stays free of torch
+    light = subprocess.run([sys.executable, "-c", "import sys, mlt_core.train; print('torch' in sys.modules)"],
+                           capture_output=True, text=True, timeout=120, cwd=root)
+    assert light.stdout.strip() == "False", light.stderr[-500:]
