@@ -33,6 +33,13 @@ ALL = frozenset({"attn", "hidden", "mlp"})  # what forward(capture=...) can keep
 ACT_KINDS = ("attn.pattern", "resid_pre", "resid_post", "mlp.post", "hidden")
 
 
+def _check_capture(capture: Iterable[str]) -> set:
+    capture = set(capture)
+    if unknown := capture - ALL:
+        raise ValueError(f"unknown capture {unknown}; choose from {sorted(ALL)}")
+    return capture
+
+
 def act_name(layer: int, kind: str) -> str:
     """The cache key of one captured activation: act_name(3, "resid_pre") -> "blocks.3.resid_pre" (see the table above)."""
     if kind not in ACT_KINDS:
@@ -164,12 +171,21 @@ def encode(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], max_length: int |
     Returns (BatchEncoding of input_ids/attention_mask  # [batch, seq], truncated flags, sequence ids per
     example and position: 0 premise, 1 hypothesis, None special or padding)."""
     check_text(pairs)
+    return _assemble(ckpt, _tokenize(ckpt, pairs), max_length)
+
+
+def _tokenize(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]]) -> list[tuple[list, list]]:
+    """The one tokenizer call: per pair (ids with special tokens, sequence ids), neither truncated nor padded."""
+    full = ckpt.tokenizer([p for p, _ in pairs], [h for _, h in pairs], truncation=False, add_special_tokens=True)
+    return [(ids, full.sequence_ids(i)) for i, ids in enumerate(full["input_ids"])]
+
+
+def _assemble(ckpt: Checkpoint, rows_in: Sequence[tuple[list, list]], max_length: int | None):
+    """encode()'s second half on already tokenized pairs: the cut (longest first) and the padding."""
     limit = min(max_length or ckpt.max_length, ckpt.max_length)
     tok = ckpt.tokenizer
-    full = tok([p for p, _ in pairs], [h for _, h in pairs], truncation=False, add_special_tokens=True)
     rows, seqs, truncated = [], [], []
-    for i, ids in enumerate(full["input_ids"]):
-        sid = full.sequence_ids(i)
+    for ids, sid in rows_in:
         truncated.append(len(ids) > limit)
         if truncated[-1]:
             ids, sid = _truncate(ids, sid, limit, tok.truncation_side)
@@ -195,13 +211,15 @@ def _truncate(ids: list, sid: list, limit: int, side: str = "right") -> tuple[li
 
 
 def forward(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], capture: Iterable[str] = ALL,
-            interventions: Interventions | None = None, max_length: int | None = None) -> ForwardCache:
-    """Run the model once on a batch of (premise, hypothesis) pairs and keep the requested views."""
-    capture = set(capture)
-    if unknown := capture - ALL:
-        raise ValueError(f"unknown capture {unknown}; choose from {sorted(ALL)}")
+            interventions: Interventions | None = None, max_length: int | None = None,
+            encoded: tuple | None = None) -> ForwardCache:
+    """Run the model once on a batch of (premise, hypothesis) pairs and keep the requested views.
+
+    `encoded`: encode()'s result for exactly these pairs, when the caller has it (batches tokenises a
+    dataset once and passes each batch's)."""
+    capture = _check_capture(capture)
+    enc, truncated, seq_ids = encoded if encoded is not None else encode(ckpt, pairs, max_length)
     model = ckpt.model
-    enc, truncated, seq_ids = encode(ckpt, pairs, max_length)
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
     mlp: dict | None = {} if "mlp" in capture else None
@@ -244,13 +262,14 @@ def batches(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], batch_size: int 
     Yields (original indices, cache). Keep only the statistics you need from each cache.
     """
     check_text(pairs)
-    tok = ckpt.tokenizer
-    lengths = [len(ids) for ids in tok([p for p, _ in pairs], [h for _, h in pairs])["input_ids"]]
-    order = sorted(range(len(pairs)), key=lambda i: lengths[i])
+    capture = _check_capture(capture)
+    rows = _tokenize(ckpt, pairs)  # once for the whole dataset: the lengths to sort by, and each batch's ids
+    order = sorted(range(len(pairs)), key=lambda i: len(rows[i][0]))
     done = 0
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        cache = forward(ckpt, [pairs[i] for i in idx], capture, interventions, max_length)
+        cache = forward(ckpt, [pairs[i] for i in idx], capture, interventions, max_length,
+                        encoded=_assemble(ckpt, [rows[i] for i in idx], max_length))
         done += len(idx)
         if progress:
             progress(done, len(pairs))

@@ -61,3 +61,27 @@ def test_one_tokenizer_call_per_batch(tiny_xlmr, monkeypatch):
     cache = forward(ck, [(long, "A man sleeps."), ("A girl reads.", "Someone reads.")], max_length=40)
     assert calls == [False]  # one call, un-truncated: the cut is made on those ids
     assert cache.truncated == [True, False] and cache.input_ids.shape[1] == 40
+
+
+def test_batches_tokenise_the_dataset_once_and_match_forward(tiny_xlmr, monkeypatch):
+    from mlt_core.forward import batches
+
+    ck = load_checkpoint(tiny_xlmr)
+    sents = corpus_sentences("en", 30, seed=2)
+    pairs = [(" ".join(sents[i:i + 1 + i % 3]), sents[-1 - i]) for i in range(10)]
+    expected = {i: forward(ck, [p], capture=("hidden",), max_length=20) for i, p in enumerate(pairs)}
+    cls = type(ck.tokenizer)
+    calls = []
+    real = cls.__call__
+    monkeypatch.setattr(cls, "__call__", lambda self, *a, **k: (calls.append(len(a[0])), real(self, *a, **k))[1])
+    seen = []
+    for idx, cache in batches(ck, pairs, batch_size=4, capture=("hidden",), max_length=20):
+        lens = cache.attention_mask.sum(1).tolist()
+        assert lens == sorted(lens)  # length-sorted within and across batches
+        for row, i in enumerate(idx):
+            n = int(lens[row])
+            assert cache.input_ids[row, :n].tolist() == expected[i].input_ids[0].tolist()
+            assert cache.truncated[row] == expected[i].truncated[0] and cache.seq_ids[row][:n] == expected[i].seq_ids[0]
+        seen += idx
+    assert sorted(seen) == list(range(10))
+    assert calls == [10]  # one tokenizer call for the whole dataset, none per batch
