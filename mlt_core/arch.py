@@ -52,7 +52,3 @@ def ffn_layers(model: nn.Module) -> list[FFN]:
     if len({id(a) for a in acts}) != len(acts):
         raise MltError(f"{type(model).__name__} shares one activation module across layers; cannot hook per layer")
     return out
-
-
-def n_neurons(model: nn.Module) -> int:
-    return ffn_layers(model)[0].out.in_features

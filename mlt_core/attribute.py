@@ -32,7 +32,7 @@ from torch import nn
 
 from .checkpoint import Checkpoint
 from .errors import MltError
-from .forward import ForwardCache, forward
+from .forward import ForwardCache, act_name, forward
 from .labels import LABELS, canonical_label
 
 METHODS = {
@@ -140,7 +140,7 @@ def prepare(ckpt: Checkpoint | str, premise: str, hypothesis: str, target=None, 
     return Prepared(
         ckpt=ckpt, input_ids=ids, attention_mask=mask, position_ids=position_ids_for(ckpt, ids, mask),
         tokens=list(cache.tokens[0]), segments=[SEGMENTS[s] for s in seq_ids], special=special, keep_always=keep,
-        pooled=pooled, attn_last=cache[f"blocks.{cache.n_layers - 1}.attn.pattern"][0],
+        pooled=pooled, attn_last=cache[act_name(cache.n_layers - 1, "attn.pattern")][0],
         probs=cache.probs[0].double().numpy(), target=resolve_target(target, cache.probs[0]),
         truncated=bool(cache.truncated[0]), warnings=warnings,
     )

@@ -9,18 +9,16 @@ from __future__ import annotations
 import json
 import re
 import os
-import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import MltError
+from .io import REPO_ROOT, atomic_dir
 from .labels import LABELS, label_order
 
 META_FILE = "mlt.json"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("MLT_MODELS_DIR", REPO_ROOT / "models"))
 
 
@@ -136,10 +134,49 @@ def resolve(source: str | Path) -> tuple[str, bool]:
     raise MltError(f"{s} does not exist; give a checkpoint folder, a name under models/, or a Hub id like 'org/model'")
 
 
-def load_checkpoint(source: str | Path, *, device: str = "cpu", assume_xnli_order: bool = False) -> Checkpoint:
-    """Load a local checkpoint folder, a name under models/, or a Hub id."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+HEAD_NAMES = ("classifier", "score", "classification_head")  # the classifier head's top-level module names
 
+
+def is_head(param_name: str) -> bool:
+    """A parameter (or state-dict key) of the classifier head: classifier.dense.weight, score.weight, ..."""
+    return param_name.split(".")[0] in HEAD_NAMES
+
+
+def family_of(config) -> str:
+    """"decoder" (causal) or "encoder" (bidirectional)."""
+    return "decoder" if getattr(config, "is_decoder", False) or config.model_type in DECODER_TYPES else "encoder"
+
+
+def _first_line(e: Exception, n: int = 200) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:n]
+
+
+@dataclass
+class Loaded:
+    """What `load_pretrained` read: the resolved source, its config, tokenizer, model and loading info."""
+
+    path: str
+    local: bool
+    config: Any
+    tokenizer: Any
+    model: Any
+    info: dict  # from_pretrained's output_loading_info (missing_keys, mismatched_keys, ...)
+
+    @property
+    def new_head(self) -> list[str]:
+        """Head keys the checkpoint did not have (or had at another size): freshly initialised."""
+        keys = [*self.info.get("missing_keys", []), *(m[0] for m in self.info.get("mismatched_keys", []))]
+        return [k for k in keys if is_head(k)]
+
+
+def load_pretrained(source: str | Path, *, prepare_config: Callable[[Any], None] | None = None,
+                    what: str = "checkpoint", **model_kw) -> Loaded:
+    """THE safe from_pretrained (safetensors only, no remote code) of a folder, a name under models/ or a Hub id.
+
+    `prepare_config(config)` may edit the config before the weights load (e.g. set 3 labels); `model_kw` go to
+    AutoModelForSequenceClassification.from_pretrained. Decoders get their eos token as the pad token.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -149,33 +186,40 @@ def load_checkpoint(source: str | Path, *, device: str = "cpu", assume_xnli_orde
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=False)
     except Exception as e:  # Hub/network/parse errors become one line
-        raise MltError(f"cannot load config of {path}: {str(e).splitlines()[0][:200]}") from None
-    order = label_order(config.id2label, assume_xnli_order=assume_xnli_order)
+        where = "could not be read" if local else "is not a folder or a name under models/, and the Hub could not provide it"
+        raise MltError(f"unknown {what} {str(source)!r}: it {where} (cannot load its config: {_first_line(e, 160)})") from None
+    if prepare_config is not None:
+        prepare_config(config)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except Exception as e:
-        raise MltError(f"cannot load the tokenizer of {path}: {str(e).splitlines()[0][:200]}") from None
+        raise MltError(f"cannot load the tokenizer of {path}: {_first_line(e)}") from None
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            path, config=config, attn_implementation="eager", use_safetensors=True,
-            trust_remote_code=False, output_loading_info=True,
-        )
+            path, config=config, use_safetensors=True, trust_remote_code=False, output_loading_info=True, **model_kw)
     except Exception as e:
-        raise MltError(f"cannot load weights of {path}: {str(e).splitlines()[0][:200]}") from None
+        raise MltError(f"cannot load weights of {path}: {_first_line(e)}") from None
+    if tokenizer.pad_token is None:  # decoder families have none
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return Loaded(path, local, config, tokenizer, model, info)
+
+
+def load_checkpoint(source: str | Path, *, device: str = "cpu", assume_xnli_order: bool = False) -> Checkpoint:
+    """Load a local checkpoint folder, a name under models/, or a Hub id (eval mode, eager attention)."""
+    orders = []
+    loaded = load_pretrained(source, attn_implementation="eager", prepare_config=lambda c: orders.append(
+        label_order(c.id2label, assume_xnli_order=assume_xnli_order)))  # refuses unmappable labels before the weights
+    path, local, model = loaded.path, loaded.local, loaded.model
     model.to(device).eval()
-    head_names = ("classifier", "score", "classification_head")
-    missing = [k for k in info.get("missing_keys", []) if any(h in k for h in head_names)]
-    family = "decoder" if getattr(config, "is_decoder", False) or config.model_type in DECODER_TYPES else "encoder"
-    if family == "decoder":
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        if model.config.pad_token_id is None:
-            model.config.pad_token_id = tokenizer.pad_token_id
+    missing = [k for k in loaded.info.get("missing_keys", []) if is_head(k)]
     name = Path(path).name if local else path
     meta = read_meta(path) if local else {}
     noise = noise_warning(name, meta, head_missing=bool(missing))
-    return Checkpoint(name=name, source=path, model=model, tokenizer=tokenizer, meta=meta,
-                      label_order=order, untrained_head=bool(missing), family=family, warnings=[noise] if noise else [])
+    return Checkpoint(name=name, source=path, model=model, tokenizer=loaded.tokenizer, meta=meta,
+                      label_order=orders[0], untrained_head=bool(missing), family=family_of(loaded.config),
+                      warnings=[noise] if noise else [])
 
 
 DECODER_TYPES = {"bloom", "qwen2", "qwen3", "llama", "mistral", "gpt2", "gpt_neox", "gemma", "gemma2", "phi3"}
@@ -190,25 +234,14 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path, meta: dict, *, overwr
     cfg = model.config
     cfg.id2label = {i: l for i, l in enumerate(LABELS)} if cfg.num_labels == 3 and not meta.get("keep_labels") else cfg.id2label
     cfg.label2id = {l: i for i, l in cfg.id2label.items()}
-    tmp = out.parent / f".tmp-{out.name}-{uuid.uuid4().hex[:8]}"
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        meta = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        if out.exists():
-            old = out.parent / f".old-{out.name}-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        with atomic_dir(out) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            meta = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise MltError(f"could not write checkpoint {out}: {e.strerror or e} (disk full or read-only?)") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

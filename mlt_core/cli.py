@@ -1,7 +1,8 @@
 """`python -m mlt_core <command>`: each command is a module in mlt_core/commands/.
 
 A command module has a docstring (first line = help), `add_arguments(parser)` and
-`run(args) -> int`. Expected errors (MltError) print one line and exit 2; no traceback.
+`run(args) -> int`; optionally `parents() -> [parser]` whose flags it takes too (train: a
+transformers HfArgumentParser over its config dataclass). Expected errors (MltError) print one line and exit 2; no traceback.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, mod in sorted(_command_modules().items()):
         doc = (mod.__doc__ or name).strip()
         p = sub.add_parser(name, help=doc.splitlines()[0], description=doc,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           parents=mod.parents() if hasattr(mod, "parents") else [])
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser

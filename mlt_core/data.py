@@ -24,11 +24,12 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from .errors import MltError
+from .io import REPO_ROOT
 from .langs import split_langs
 from .labels import LABELS, canonical_label
 
 NLI_COLUMNS = ["id", "lang", "premise", "hypothesis", "label"]
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 XNLI_HUB_ID = "facebook/xnli"
 XNLI_LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 DOWNLOAD_HINT = (

@@ -254,9 +254,7 @@ def metrics_json(ev: Evaluation, settings: dict | None = None) -> dict:
 
 def write_outputs(ev: Evaluation, out_dir: str | Path, settings: dict | None = None) -> dict[str, Path]:
     """Write predictions.parquet and metrics.json into out_dir (atomically); returns their paths."""
-    import json
-    import os
-    import uuid
+    from .io import atomic_write, atomic_write_json
 
     out = Path(out_dir)
     try:
@@ -264,11 +262,6 @@ def write_outputs(ev: Evaluation, out_dir: str | Path, settings: dict | None = N
     except OSError as e:
         raise MltError(f"cannot create output folder {out}: {e.strerror or e}") from None
     paths = {"predictions": out / "predictions.parquet", "metrics": out / "metrics.json"}
-    for kind, p in paths.items():
-        tmp = p.with_name(f".tmp-{p.name}-{uuid.uuid4().hex[:6]}")
-        if kind == "predictions":
-            ev.predictions.to_parquet(tmp, index=False)
-        else:
-            tmp.write_text(json.dumps(metrics_json(ev, settings), indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, p)
+    atomic_write(paths["predictions"], lambda t: ev.predictions.to_parquet(t, index=False))
+    atomic_write_json(paths["metrics"], metrics_json(ev, settings), indent=2)
     return paths

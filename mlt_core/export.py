@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .io import atomic_write_text
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -25,4 +27,7 @@ def to_csv(df: pd.DataFrame, path: str | Path | None = None) -> str | None:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(escape_cell)
     out.columns = [escape_cell(str(c)) for c in out.columns]
-    return out.to_csv(path, index=False)
+    if path is None:
+        return out.to_csv(index=False)
+    atomic_write_text(path, out.to_csv(index=False))
+    return None

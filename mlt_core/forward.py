@@ -1,10 +1,20 @@
 """One forward pass, many views: logits, attentions, hidden states and FFN activations.
 
-Captured activations use one naming scheme everywhere:
-    blocks.{l}.attn.pattern   # [batch, head, q, k]   attention probabilities of block l
-    blocks.{l}.hidden         # [batch, seq, d_model] hidden_states[l]: 0 = embeddings, l = output of block l
-    blocks.{l}.mlp.post       # [batch, seq, d_ff]    FFN neuron activations of block l
-Hooks live only inside `hooks()` and are removed in a `finally`.
+Captured activations use one naming scheme everywhere, built by `act_name(layer, kind)`
+(never by f-strings at call sites). For a model of L blocks, l = 0..L-1:
+
+    act_name(l, "attn.pattern")  blocks.{l}.attn.pattern  # [batch, head, q, k]   attention probabilities of block l
+    act_name(l, "resid_pre")     blocks.{l}.resid_pre     # [batch, seq, d_model] INPUT of block l = HF hidden_states[l]
+                                                          #   (l = 0: the embedding output)
+    act_name(l, "resid_post")    blocks.{l}.resid_post    # [batch, seq, d_model] OUTPUT of block l = hidden_states[l+1]
+                                                          #   (= resid_pre of block l+1; for the last block of a
+                                                          #   decoder, HF applies the final norm first)
+    act_name(l, "mlp.post")      blocks.{l}.mlp.post      # [batch, seq, d_ff]    FFN neuron activations of block l
+    act_name(l, "hidden")        blocks.{l}.hidden        # [batch, seq, d_model] hidden_states[l], l = 0..L (L+1
+                                                          #   entries: 0 = embeddings, l >= 1 = resid_post of l-1)
+
+The three residual names are the same tensors (no copies). Hooks live only inside `hooks()`
+and are removed in a `finally`.
 """
 from __future__ import annotations
 
@@ -19,7 +29,24 @@ from .arch import ffn_layers
 from .checkpoint import Checkpoint
 from .errors import MltError
 
-ALL = frozenset({"attn", "hidden", "mlp"})
+ALL = frozenset({"attn", "hidden", "mlp"})  # what forward(capture=...) can keep
+ACT_KINDS = ("attn.pattern", "resid_pre", "resid_post", "mlp.post", "hidden")
+
+
+def _check_capture(capture: Iterable[str]) -> set:
+    capture = set(capture)
+    if unknown := capture - ALL:
+        raise ValueError(f"unknown capture {unknown}; choose from {sorted(ALL)}")
+    return capture
+
+
+def act_name(layer: int, kind: str) -> str:
+    """The cache key of one captured activation: act_name(3, "resid_pre") -> "blocks.3.resid_pre" (see the table above)."""
+    if kind not in ACT_KINDS:
+        raise ValueError(f"unknown activation kind {kind!r}; choose from {', '.join(ACT_KINDS)}")
+    return f"blocks.{int(layer)}.{kind}"
+
+
 Interventions = Mapping[int, Sequence[int]]  # layer -> neuron indices to zero
 # Hooks sit on a model that the app shares across browser sessions (threads). Each hook acts
 # only for the call that registered it: the owner token lives in a ContextVar, per thread.
@@ -135,29 +162,75 @@ def check_text(pairs: Sequence[tuple[str, str]]) -> None:
                                "(e.g. convert a Latin-1 file with iconv -f latin1 -t utf-8)") from None
 
 
+def _longest_first(n1: int, n2: int, budget: int) -> tuple[int, int]:
+    """How many content tokens of each side to keep: the fast tokenizers' (Rust) LongestFirst rule.
+
+    The shorter side keeps all of itself if the longer one can make room; otherwise both get half
+    the budget, the second side the odd token."""
+    swap = n1 > n2
+    short, long_ = (n2, n1) if swap else (n1, n2)
+    long_ = short if short > budget else max(short, budget - short)
+    if short + long_ > budget:
+        short, long_ = budget // 2, budget // 2 + budget % 2
+    k1, k2 = (long_, short) if swap else (short, long_)
+    return min(n1, k1), min(n2, k2)  # caps, like Encoding.truncate(n): a side shorter than its cap stays whole
+
+
 def encode(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], max_length: int | None = None):
-    """Tokenize pairs with dynamic padding; returns (BatchEncoding, truncated flags)."""
+    """Tokenize pairs ONCE, cut what is longer than the limit (longest first, as the tokenizer would) and pad.
+
+    Returns (BatchEncoding of input_ids/attention_mask  # [batch, seq], truncated flags, sequence ids per
+    example and position: 0 premise, 1 hypothesis, None special or padding)."""
     check_text(pairs)
+    return _assemble(ckpt, _tokenize(ckpt, pairs), max_length)
+
+
+def _tokenize(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]]) -> list[tuple[list, list]]:
+    """The one tokenizer call: per pair (ids with special tokens, sequence ids), neither truncated nor padded."""
+    full = ckpt.tokenizer([p for p, _ in pairs], [h for _, h in pairs], truncation=False, add_special_tokens=True)
+    return [(ids, full.sequence_ids(i)) for i, ids in enumerate(full["input_ids"])]
+
+
+def _assemble(ckpt: Checkpoint, rows_in: Sequence[tuple[list, list]], max_length: int | None):
+    """encode()'s second half on already tokenized pairs: the cut (longest first) and the padding."""
     limit = min(max_length or ckpt.max_length, ckpt.max_length)
     tok = ckpt.tokenizer
-    prem, hyp = [p for p, _ in pairs], [h for _, h in pairs]
-    full = tok(prem, hyp, truncation=False, add_special_tokens=True)["input_ids"]
-    truncated = [len(ids) > limit for ids in full]
-    if any(truncated):
-        enc = tok(prem, hyp, truncation="longest_first", max_length=limit, padding=True, return_tensors="pt")
-    else:
-        enc = tok(prem, hyp, padding=True, return_tensors="pt")
-    return enc, truncated
+    rows, seqs, truncated = [], [], []
+    for ids, sid in rows_in:
+        truncated.append(len(ids) > limit)
+        if truncated[-1]:
+            ids, sid = _truncate(ids, sid, limit, tok.truncation_side)
+        rows.append({"input_ids": ids})
+        seqs.append(sid)
+    enc = tok.pad(rows, padding=True, return_tensors="pt")  # [batch, seq], padding side as the tokenizer's
+    width = enc["input_ids"].shape[1]
+    left = tok.padding_side == "left"
+    seqs = [[None] * (width - len(s)) + s if left else s + [None] * (width - len(s)) for s in seqs]
+    return enc, truncated, seqs
+
+
+def _truncate(ids: list, sid: list, limit: int, side: str = "right") -> tuple[list, list]:
+    """Cut the premise and hypothesis tokens of one encoded pair to fit `limit`, keeping its special tokens."""
+    parts = {0: [k for k, s in enumerate(sid) if s == 0], 1: [k for k, s in enumerate(sid) if s == 1]}
+    n_special = len(ids) - len(parts[0]) - len(parts[1])
+    keep = _longest_first(len(parts[0]), len(parts[1]), max(limit - n_special, 0))
+    drop = set()
+    for s, n in zip((0, 1), keep):
+        pos = parts[s]
+        drop.update(pos[:len(pos) - n] if side == "left" else pos[n:])
+    return [t for k, t in enumerate(ids) if k not in drop], [s for k, s in enumerate(sid) if k not in drop]
 
 
 def forward(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], capture: Iterable[str] = ALL,
-            interventions: Interventions | None = None, max_length: int | None = None) -> ForwardCache:
-    """Run the model once on a batch of (premise, hypothesis) pairs and keep the requested views."""
-    capture = set(capture)
-    if unknown := capture - ALL:
-        raise ValueError(f"unknown capture {unknown}; choose from {sorted(ALL)}")
+            interventions: Interventions | None = None, max_length: int | None = None,
+            encoded: tuple | None = None) -> ForwardCache:
+    """Run the model once on a batch of (premise, hypothesis) pairs and keep the requested views.
+
+    `encoded`: encode()'s result for exactly these pairs, when the caller has it (batches tokenises a
+    dataset once and passes each batch's)."""
+    capture = _check_capture(capture)
+    enc, truncated, seq_ids = encoded if encoded is not None else encode(ckpt, pairs, max_length)
     model = ckpt.model
-    enc, truncated = encode(ckpt, pairs, max_length)
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
     mlp: dict | None = {} if "mlp" in capture else None
@@ -170,17 +243,22 @@ def forward(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], capture: Iterabl
     logits = out.logits[:, ckpt.label_order].float().cpu()  # [batch, 3] canonical order
     acts = {}
     for l, a in enumerate(out.attentions or ()):
-        acts[f"blocks.{l}.attn.pattern"] = a.float().cpu()  # [batch, head, q, k]
-    for l, h in enumerate(out.hidden_states or ()):
-        acts[f"blocks.{l}.hidden"] = h.float().cpu()  # [batch, seq, d_model]
+        acts[act_name(l, "attn.pattern")] = a.float().cpu()  # [batch, head, q, k]
+    hidden = [h.float().cpu() for h in out.hidden_states or ()]  # L+1 x [batch, seq, d_model]
+    for l, h in enumerate(hidden):
+        acts[act_name(l, "hidden")] = h  # hidden_states[l], l = 0..L
+        if l < len(hidden) - 1:
+            acts[act_name(l, "resid_pre")] = h  # the input of block l
+        if l > 0:
+            acts[act_name(l - 1, "resid_post")] = h  # the output of block l-1
     for l, m in (mlp or {}).items():
-        acts[f"blocks.{l}.mlp.post"] = m.float().cpu()  # [batch, seq, d_ff]
+        acts[act_name(l, "mlp.post")] = m.float().cpu()  # [batch, seq, d_ff]
     mask = enc["attention_mask"]
     ids = enc["input_ids"]
     tokens = [ckpt.tokenizer.convert_ids_to_tokens(ids[i][mask[i].bool()].tolist()) for i in range(len(pairs))]
     return ForwardCache(
         model_name=ckpt.name, pairs=list(pairs), input_ids=ids, attention_mask=mask,
-        seq_ids=[enc.sequence_ids(i) for i in range(len(pairs))], tokens=tokens,
+        seq_ids=seq_ids, tokens=tokens,
         logits=logits, probs=logits.softmax(-1), truncated=truncated, causal=ckpt.family == "decoder",
         n_layers=model.config.num_hidden_layers, n_heads=model.config.num_attention_heads, acts=acts,
     )
@@ -195,13 +273,14 @@ def batches(ckpt: Checkpoint, pairs: Sequence[tuple[str, str]], batch_size: int 
     Yields (original indices, cache). Keep only the statistics you need from each cache.
     """
     check_text(pairs)
-    tok = ckpt.tokenizer
-    lengths = [len(ids) for ids in tok([p for p, _ in pairs], [h for _, h in pairs])["input_ids"]]
-    order = sorted(range(len(pairs)), key=lambda i: lengths[i])
+    capture = _check_capture(capture)
+    rows = _tokenize(ckpt, pairs)  # once for the whole dataset: the lengths to sort by, and each batch's ids
+    order = sorted(range(len(pairs)), key=lambda i: len(rows[i][0]))
     done = 0
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        cache = forward(ckpt, [pairs[i] for i in idx], capture, interventions, max_length)
+        cache = forward(ckpt, [pairs[i] for i in idx], capture, interventions, max_length,
+                        encoded=_assemble(ckpt, [rows[i] for i in idx], max_length))
         done += len(idx)
         if progress:
             progress(done, len(pairs))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from .errors import MltError
+from .io import REPO_ROOT, atomic_write_json
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ACTIVE = ("queued", "running")
 _PROCS: dict[str, subprocess.Popen] = {}  # jobs started by this process: poll() reaps them
 
@@ -70,9 +70,7 @@ def _read(path: Path, default=None):
 
 
 def _write(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(path, obj, indent=1)
 
 
 def _start_time(pid: int) -> str | None:

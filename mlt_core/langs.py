@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+SAMPLE_LANGS = ("en", "hi", "fr", "es")  # the bundled sample's languages (what the templates write)
+
 
 def split_langs(value: str | Iterable[str] | None) -> list[str] | None:
     """'en,hi' / 'en hi' / ['en,hi', 'fr'] -> ['en', 'hi', 'fr'] (order kept, duplicates dropped); None if empty."""

@@ -15,7 +15,6 @@ stay bit-identical whatever optimizer runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -24,52 +23,34 @@ from transformers import TrainerCallback
 
 from . import checkpoint
 from .arch import ffn_layers
+from .checkpoint import HEAD_NAMES, is_head
 from .errors import MltError
-from .train import METHODS
+from .labels import LABELS, label_order
 
-HEAD_NAMES = ("classifier", "score", "classification_head")
+SUPPORTED = ("full", "lora", "ffn", "lape", "random")  # what apply_method builds; train.METHODS gives each one's help
 
 
 def load_base(base: str):
-    """(model, tokenizer, label_map: canonical id -> model logit, head note) for a base model."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    """(model, tokenizer, label_map: canonical id -> model logit, head note) for a base model.
 
-    from .labels import LABELS, label_order
+    A 3-way sequence-classification head is kept (its logits mapped by label name); any other head is
+    replaced by a new 3-way one in canonical order. Default attention (sdpa where available: training).
+    """
+    label_map = []
 
-    path, local = checkpoint.resolve(base)
-    if local:
-        checkpoint._check_local_dir(Path(path))
-    try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
-    except Exception as e:
-        where = "could not be read" if local else "is not a folder or a name under models/, and the Hub could not provide it"
-        raise MltError(f"unknown base model {base!r}: it {where} ({str(e).splitlines()[0][:160]})") from None
-    if any("SequenceClassification" in a for a in config.architectures or []) and len(config.id2label) == 3:
-        label_map = label_order(config.id2label)  # keep a 3-way head, its logits mapped by label name
-    else:
-        config.id2label, config.label2id = dict(enumerate(LABELS)), {l: i for i, l in enumerate(LABELS)}
-        label_map = [0, 1, 2]
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            path, config=config, use_safetensors=True, trust_remote_code=False,
-            output_loading_info=True, ignore_mismatched_sizes=True)
-    except Exception as e:
-        raise MltError(f"cannot load base model {base!r}: {str(e).splitlines()[0][:200]}") from None
-    if tokenizer.pad_token is None:  # decoder families
-        tokenizer.pad_token = tokenizer.eos_token
-        model.config.pad_token_id = tokenizer.pad_token_id
-    new = [k for k in [*info.get("missing_keys", []), *(m[0] for m in info.get("mismatched_keys", []))]
-           if is_head(k)]
-    if new or (local and checkpoint.read_meta(path).get("untrained_head")):
+    def three_labels(config):
+        if any("SequenceClassification" in a for a in config.architectures or []) and len(config.id2label) == 3:
+            label_map.extend(label_order(config.id2label))  # keep a 3-way head, its logits mapped by label name
+        else:
+            config.id2label, config.label2id = dict(enumerate(LABELS)), {l: i for i, l in enumerate(LABELS)}
+            label_map.extend([0, 1, 2])
+
+    loaded = checkpoint.load_pretrained(base, prepare_config=three_labels, what="base model", ignore_mismatched_sizes=True)
+    if loaded.new_head or (loaded.local and checkpoint.read_meta(loaded.path).get("untrained_head")):
         head = "new: randomly initialised (the base has no trained head), trained in this run"
     else:
         head = "from the base checkpoint"
-    return model, tokenizer, label_map, head
-
-
-def is_head(name: str) -> bool:
-    return name.split(".")[0] in HEAD_NAMES
+    return loaded.model, loaded.tokenizer, label_map, head
 
 
 @dataclass
@@ -204,8 +185,8 @@ def apply_method(model: nn.Module, method: str, *, neurons: list | None = None, 
 
     For random, `neurons` gives only the per-layer counts (the LAPE neurons being matched).
     """
-    if method not in METHODS:
-        raise MltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in SUPPORTED:
+        raise MltError(f"unknown method {method!r}; choose one of {', '.join(SUPPORTED)}")
     _head_check(model)
     total = sum(p.numel() for p in model.parameters())
     if method == "full":

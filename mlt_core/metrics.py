@@ -1,21 +1,26 @@
 """Metrics over per-example predictions: accuracy with bootstrap CIs, language bias, transfer
 efficiency, per-label accuracy, confusion matrices and calibration (ECE, MCE, Brier, reliability).
 
-Pure numpy/pandas. Conventions (stated once, used everywhere):
+numpy/pandas, and scikit-learn for what it has (accuracy, confusion matrix, per-label recall,
+multi-class Brier). Conventions (stated once, used everywhere):
 - labels are canonical ids 0 entailment, 1 neutral, 2 contradiction (names accepted too);
 - confusion[g, p] counts gold g predicted p (rows gold, columns predicted, as sklearn);
 - reliability bins: 10 equal-width bins of confidence, bin m = (m/10, (m+1)/10], 0 in bin 0;
 - ECE = sum_m |B_m|/n * |acc(B_m) - conf(B_m)|; MCE = max over non-empty bins of the same gap;
 - Brier = mean over examples of sum over the 3 classes of (p_k - onehot_k)^2 (range 0..2;
-  some papers divide by the number of classes, we do not);
+  some papers divide by the number of classes, we do not): sklearn's multi-class
+  brier_score_loss with scale_by_half=False;
 - over-confidence = mean confidence - accuracy (positive: the model claims more than it gets).
 """
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from sklearn.metrics import accuracy_score, brier_score_loss, confusion_matrix, recall_score
 
 from .labels import LABELS
 
@@ -33,7 +38,7 @@ def label_ids(labels: Iterable) -> np.ndarray:
 
 def accuracy(gold, pred) -> float:
     g, p = label_ids(gold), label_ids(pred)
-    return float((g == p).mean()) if len(g) else float("nan")
+    return float(accuracy_score(g, p)) if len(g) else float("nan")
 
 
 def bootstrap_ci(correct, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
@@ -49,16 +54,19 @@ def bootstrap_ci(correct, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 
 def confusion(gold, pred) -> np.ndarray:
     """3x3 counts, rows gold, columns predicted."""
-    m = np.zeros((3, 3), dtype=np.int64)
-    np.add.at(m, (label_ids(gold), label_ids(pred)), 1)
-    return m
+    g, p = label_ids(gold), label_ids(pred)
+    if not len(g):
+        return np.zeros((3, 3), dtype=np.int64)
+    return confusion_matrix(g, p, labels=[0, 1, 2]).astype(np.int64)
 
 
 def per_label_accuracy(gold, pred) -> dict[str, float]:
     """Recall per gold label (NaN where the label has no example)."""
-    m = confusion(gold, pred)
-    n = m.sum(1)
-    return {l: float(m[i, i] / n[i]) if n[i] else float("nan") for i, l in enumerate(LABELS)}
+    g, p = label_ids(gold), label_ids(pred)
+    if not len(g):
+        return {l: float("nan") for l in LABELS}
+    recall = recall_score(g, p, labels=[0, 1, 2], average=None, zero_division=np.nan)
+    return {l: float(r) for l, r in zip(LABELS, recall)}
 
 
 def bin_index(conf, n_bins: int = N_BINS) -> np.ndarray:
@@ -102,8 +110,9 @@ def brier(probs, gold) -> float:
     g = label_ids(gold)
     if len(g) == 0:
         return float("nan")
-    onehot = np.eye(p.shape[1])[g]  # [n, 3]
-    return float(((p - onehot) ** 2).sum(1).mean())
+    with warnings.catch_warnings():  # float32 softmax rows sum to 1 only within ~1e-7: sklearn would warn
+        warnings.filterwarnings("ignore", message="The y_prob values do not sum to one")
+        return float(brier_score_loss(g, p, labels=list(range(p.shape[1])), scale_by_half=False))
 
 
 def language_bias(acc_by_lang: dict[str, float], train_langs: Sequence[str]) -> float | None:

@@ -18,7 +18,7 @@ import torch
 
 from .arch import ffn_layers
 from .errors import MltError
-from .forward import FORWARD_CALLS, ForwardCache, batches, forward, owned_hooks
+from .forward import FORWARD_CALLS, ForwardCache, act_name, batches, forward, owned_hooks
 from .labels import LABELS
 
 CHUNK = 64  # batches tokenised and length-sorted together (bounds memory for any corpus length)
@@ -109,7 +109,7 @@ def firing(cache: ForwardCache, neurons: Mapping[str, list], i: int = 0) -> pd.D
     m = _tokens_mask(cache, i)
     rows = []
     for l in range(cache.n_layers):
-        act = cache[f"blocks.{l}.mlp.post"][i][m]  # [tokens, d_ff]
+        act = cache[act_name(l, "mlp.post")][i][m]  # [tokens, d_ff]
         base = float((act > 0).float().mean())
         for lang, layers in neurons.items():
             idx = torch.as_tensor(layers[l], dtype=torch.long)
@@ -133,7 +133,7 @@ def top_neurons(cache: ForwardCache, neurons: Mapping[str, list], i: int = 0, k:
         for l, idx in enumerate(layers):
             if not len(idx):
                 continue
-            a = cache[f"blocks.{l}.mlp.post"][i][m][:, torch.as_tensor(idx, dtype=torch.long)]  # [tokens, n]
+            a = cache[act_name(l, "mlp.post")][i][m][:, torch.as_tensor(idx, dtype=torch.long)]  # [tokens, n]
             for j, n in enumerate(idx):
                 cand.append({"lang": lang, "layer": l, "neuron": int(n), "mean_activation": float(a[:, j].mean()),
                              "share_active": float((a[:, j] > 0).float().mean())})

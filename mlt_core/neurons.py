@@ -15,15 +15,14 @@ and its raw counts (`neurons.counts.npz`: over_zero [lang, layer, d_ff], token_c
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 from typing import Callable, Mapping
 
 import torch
 
 from .errors import MltError
+from .io import atomic_write_bytes
 
 NEURONS_FILE = "neurons.json"
 DEFAULTS = {"top_rate": 0.01, "filter_rate": 0.95, "activation_bar_ratio": 0.95}
@@ -172,12 +171,9 @@ def build_result(model, name: str, langs: list[str], over_zero: torch.Tensor, n:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise MltError(f"could not write {path}: {e.strerror or e}") from None
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import altair as alt
 import pandas as pd
 
 from .charts import evaluation as C
@@ -176,11 +175,3 @@ def evaluation_report(ev, extra: dict[str, list] | None = None, title: str = "ml
     sections.update(extra or {})
     notes = list(ev.warnings) + [f"refused {k}: {v}" for k, v in ev.refused.items()]
     return render_html(title, sections, notes, static=static)
-
-
-def chart_ok(chart: alt.TopLevelMixin) -> bool:
-    """Whether vl-convert can compile the chart (used by tests and the bench, not at view time)."""
-    import vl_convert as vlc
-
-    vlc.vegalite_to_vega(chart.to_json())
-    return True

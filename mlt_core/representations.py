@@ -29,7 +29,7 @@ Stats = dict  # {"ids" [n] str, "labels" [n] int, "pooled" [n, L+1, d] f32, "ent
 def collect(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 16, max_length: int | None = None,
             progress: Callable[[int, int], None] | None = None) -> Stats:
     """One pass over `df` keeping pooled hidden states per layer and attention entropy per example."""
-    from .forward import batches
+    from .forward import act_name, batches
     from .probes.entropy import entropy_per_example
     from .probes.similarity import mean_pool
 
@@ -47,7 +47,7 @@ def collect(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 16, max_length
         m = cache.attention_mask.float()  # [batch, seq]
         for l in range(L + 1):
             pooled[idx, l] = mean_pool(cache, l).float().numpy()  # [batch, d]
-            tok_norm = cache[f"blocks.{l}.hidden"].float().norm(dim=-1)  # [batch, seq]
+            tok_norm = cache[act_name(l, "hidden")].float().norm(dim=-1)  # [batch, seq]
             hnorm[idx, l] = ((tok_norm * m).sum(1) / m.sum(1)).numpy()
         del cache  # token-level tensors die here
     return {"ids": np.asarray(df["id"].astype(str).tolist()), "labels": df["label"].to_numpy(np.int64),

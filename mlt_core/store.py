@@ -23,7 +23,6 @@ import json
 import os
 import re
 import struct
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import MltError
+from .io import REPO_ROOT, atomic_write
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = Path(os.environ.get("MLT_CACHE_DIR") or REPO_ROOT / ".mlt-cache")
 _DEFAULT_CACHE_DIR = CACHE_DIR
 _SAFE = re.compile(r"[A-Za-z0-9_.-]{1,120}")
@@ -124,18 +123,11 @@ def _path(kind: str, key: str, ext: str) -> Path:
 
 
 def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
     try:
-        write(tmp)
-        os.replace(tmp, target)
+        atomic_write(target, write)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise MltError(f"could not write the cache file {target}: {e.strerror or e} "
                        f"(disk full or read-only? set MLT_CACHE_DIR to a writable folder)") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def has(kind: str, key: str, ext: str = "parquet") -> bool:

@@ -39,8 +39,9 @@ from typing import NamedTuple
 import pandas as pd
 
 from mlt_core.errors import MltError
+from mlt_core.langs import SAMPLE_LANGS
 
-LANGS = ("en", "hi", "fr", "es")
+LANGS = SAMPLE_LANGS  # the languages the templates write
 from mlt_core.labels import LABELS  # ("entailment", "neutral", "contradiction"): ids 0, 1, 2
 TEST_SHARE = 5  # one (subject, activity) combination in 5 belongs to the test split
 SAMPLE_PAIRS = 300  # per language in the bundled sample: 100 per label

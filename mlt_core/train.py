@@ -13,14 +13,14 @@ import math
 import os
 import re
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoint as ckpt
 from .errors import MltError
-from .langs import split_langs
+from .io import atomic_write_json
+from .langs import SAMPLE_LANGS, split_langs
 from .runlock import run_lock
 
 METHODS = {  # name -> one-line help (shown in --help and the app)
@@ -87,16 +87,15 @@ def _langs(s: str | None) -> list[str] | None:
     return split_langs(s)
 
 
-def add_arguments(parser, cls=TrainConfig) -> None:
-    """An argparse flag for every dataclass field, with its help text."""
-    for f in dataclasses.fields(cls):
-        flag, md = "--" + f.name.replace("_", "-"), f.metadata
-        if str(f.type) == "bool":
-            parser.add_argument(flag, action="store_true", help=md["help"])
-        else:
-            parser.add_argument(flag, type={"int": int, "float": float}.get(str(f.type), str), default=f.default,
-                                help=md["help"], required=md.get("required", False), choices=md.get("choices"),
-                                metavar=None if md.get("choices") else f.name.upper())
+def arg_parser(**kw):
+    """transformers' HfArgumentParser over TrainConfig: a flag per field (--train-langs, also --train_langs),
+    its type from the annotation, its help, choices and `required` from the field's metadata."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(TrainConfig, **kw)
+    for action in parser._actions:  # usage and errors name the documented spelling: --train-langs, not --train_langs
+        action.option_strings.sort(key=lambda o: "_" in o)
+    return parser
 
 
 def config_from_args(args) -> TrainConfig:
@@ -118,9 +117,7 @@ def learning_rate(cfg: TrainConfig) -> float:
 def _known_langs(data: str) -> tuple | None:
     """The languages a named data source has (None for a local file: load_nli checks those)."""
     if data == "sample":
-        from .templates import LANGS
-
-        return tuple(LANGS)
+        return SAMPLE_LANGS
     if data == "xnli":
         from .data import XNLI_LANGS
 
@@ -166,16 +163,13 @@ def validate(cfg: TrainConfig) -> TrainConfig:
 
 def check_argv(argv: list[str]) -> TrainConfig:
     """The CLI's parse and validate() of `train` arguments, plus the run lock: for the app, before it starts a job."""
-    import argparse
-
     from .runlock import holder
 
-    class Parser(argparse.ArgumentParser):
-        def error(self, message):
-            raise MltError(message)
+    def refuse(message):
+        raise MltError(message)
 
-    p = Parser(prog="train", add_help=False)
-    add_arguments(p)
+    p = arg_parser(prog="train", add_help=False)
+    p.error = refuse  # argparse's usage errors become MltError (the app shows them), not an exit
     cfg = validate(config_from_args(p.parse_args(argv)))
     pid = holder(models_dir(cfg), cfg.name)
     if pid:
@@ -237,9 +231,7 @@ def _hardware() -> dict:
 
 def _write_json(path: str | None, obj: dict) -> None:
     if path and _rank() == 0:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{path}.tmp").write_text(json.dumps(obj, ensure_ascii=False, default=str), encoding="utf-8")
-        os.replace(f"{path}.tmp", path)
+        atomic_write_json(path, obj, default=str)
 
 
 def load_data(cfg: TrainConfig, langs: list[str]):
@@ -451,7 +443,7 @@ def train(cfg: TrainConfig, log=print, extra_meta: dict | None = None) -> Path:
 def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
     from transformers import set_seed
 
-    from .methods import apply_method, load_base, select_neurons
+    from .methods import apply_method, load_base, select_neurons  # here, not at the top: torch loads only to train
 
     t0 = time.time()
     langs = cfg.langs()
@@ -506,14 +498,3 @@ def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
     if label_map != [0, 1, 2]:
         meta["keep_labels"] = True  # the base's head keeps its own label order (id2label says which)
     return save_run(trainer, setup, tokenizer, out, run_dir, progress, meta, lape, cfg.overwrite, t0, log)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry, as `python -m mlt_core train` (which the app and docs use)."""
-    from .cli import main as cli_main
-
-    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

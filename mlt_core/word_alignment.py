@@ -24,11 +24,12 @@ import torch
 
 from .checkpoint import Checkpoint
 from .errors import MltError
+from .langs import SAMPLE_LANGS
 
 COLUMNS = ["model", "pair", "layer", "matched", "random", "gap", "words", "occurrences", "shared"]
 
 
-def lexicon(langs=("en", "hi", "fr", "es")) -> dict[str, dict[str, str]]:
+def lexicon(langs=SAMPLE_LANGS) -> dict[str, dict[str, str]]:
     """{entry: {lang: word}} for the single-word subject nouns of the sample's lexicon."""
     from .templates import SUBJECTS
 

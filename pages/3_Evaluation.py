@@ -2,6 +2,7 @@
 import streamlit as st
 
 from mlt_core.errors import MltError
+from mlt_core.langs import SAMPLE_LANGS
 from ui import evaluation as E
 from ui.guard import user_errors
 from ui.links import ensure_app_router
@@ -32,7 +33,7 @@ with user_errors():
     available = list(E.XNLI_LANGS) if source == "xnli" else list(dict.fromkeys(E.load_data(source, None, None)["lang"]))
 # the choice lives in session state only (a widget default on top of it makes Streamlit warn); another
 # data source may lack some of the languages chosen before
-chosen = st.session_state.get("ev_langs", [l for l in available if l in ("en", "hi", "fr", "es")] or available[:2])
+chosen = st.session_state.get("ev_langs", [l for l in available if l in SAMPLE_LANGS] or available[:2])
 st.session_state["ev_langs"] = [l for l in chosen if l in available]
 langs = st.multiselect("Languages", available, key="ev_langs")
 

@@ -106,8 +106,24 @@ def test_reconciles_a_dead_process_and_locks_concurrent_starts(tiny_xlmr, models
     jobs.cancel_job(started[0], grace_s=1)
 
 
+def test_gpu_info_parses_nvidia_smi_and_honours_cuda_visible_devices(tmp_path, monkeypatch):
+    smi = tmp_path / "nvidia-smi"  # a stand-in that prints what the real one prints for this query
+    smi.write_text("#!/bin/sh\necho '0, NVIDIA H100 80GB HBM3, 81559'\necho '1, NVIDIA A10, 23028.0'\n")
+    smi.chmod(0o755)
+    monkeypatch.setattr(jobs.shutil, "which", lambda name: str(smi) if name == "nvidia-smi" else None)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert jobs.gpu_info() == [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_mib": 81559},
+                               {"index": 1, "name": "NVIDIA A10", "memory_mib": 23028}]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    assert jobs.gpu_info() == [{"index": 1, "name": "NVIDIA A10", "memory_mib": 23028}]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # GPUs hidden on purpose
+    assert jobs.gpu_info() == []
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    monkeypatch.setattr(jobs.shutil, "which", lambda name: None)  # no driver
+    assert jobs.gpu_info() == []
+
+
 def test_helpers():
-    assert jobs.gpu_info() == [] or all("name" in g for g in jobs.gpu_info())
     assert jobs.as_argv({"base": "b", "train_langs": ["en", "hi"], "overwrite": True, "lr": None, "resume": False}) == \
         ["--base", "b", "--train-langs", "en,hi", "--overwrite"]
     with pytest.raises(MltError, match="invalid checkpoint name"):

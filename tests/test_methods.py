@@ -150,3 +150,65 @@ def test_counts_without_training(tiny_xlmr):
     s2 = apply_method(load_base(str(tiny_xlmr))[0], "random", neurons=NEURONS, seed=3)
     assert all(torch.equal(s.masks[k], s2.masks[k]) for k in s.masks if s.masks[k] is not None)  # seeded
     assert s.trainable == 5 * (2 * 32 + 1) + head
+
+
+def test_load_base_shares_load_checkpoints_loader(tiny_xlmr, tmp_path, monkeypatch):
+    # one loader for both: load_base refuses what load_checkpoint refuses, with the same message
+    from mlt_core import checkpoint
+    from mlt_core.errors import MltError
+    from tiny import make_tiny_checkpoint
+
+    pickle_only = tmp_path / "pickled"
+    pickle_only.mkdir()
+    (pickle_only / "config.json").write_text("{}")
+    (pickle_only / "pytorch_model.bin").write_bytes(b"x")
+    msgs = []
+    for load in (load_base, checkpoint.load_checkpoint):
+        with pytest.raises(MltError) as e:
+            load(str(pickle_only))
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1] and "pickle" in msgs[0]
+    calls = []
+    real = checkpoint.load_pretrained
+    monkeypatch.setattr(checkpoint, "load_pretrained", lambda *a, **k: (calls.append(k), real(*a, **k))[1])
+    # a bare encoder (no head): a new 3-way head in canonical order, reported as new
+    bare = make_tiny_checkpoint(tmp_path / "bare", "xlmr", head=False)
+    model, tok, label_map, head = load_base(str(bare))
+    assert label_map == [0, 1, 2] and head.startswith("new:")
+    assert model.config.id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    assert model.classifier.out_proj.out_features == 3
+    # an MNLI-ordered 3-way head is kept, its logits mapped by name
+    mnli = make_tiny_checkpoint(tmp_path / "mnli", "xlmr", id2label={0: "contradiction", 1: "neutral", 2: "entailment"})
+    _, _, label_map, head = load_base(str(mnli))
+    assert label_map == [2, 1, 0] and head == "from the base checkpoint"
+    assert len(calls) == 2 and all(k.get("ignore_mismatched_sizes") for k in calls)
+
+
+def test_one_definition_of_the_shared_constants():
+    from mlt_core import checkpoint, io, langs, methods, templates
+    from mlt_core.templates import generate_pairs
+
+    # the sample's languages: what the templates really generate
+    assert tuple(dict.fromkeys(generate_pairs(40, seed=0, split="train")["lang"])) == langs.SAMPLE_LANGS
+    assert templates.LANGS is langs.SAMPLE_LANGS
+    assert methods.HEAD_NAMES is checkpoint.HEAD_NAMES
+    assert checkpoint.is_head("classifier.out_proj.weight") and checkpoint.is_head("score.weight")
+    assert not checkpoint.is_head("roberta.encoder.layer.0.attention.self.query.weight")
+    assert (io.REPO_ROOT / "mlt_core" / "io.py").is_file() and checkpoint.REPO_ROOT is io.REPO_ROOT
+
+
+def test_no_import_cycle_between_methods_and_train():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, mlt_core.methods; bad = 'mlt_core.train' in sys.modules; "
+            "import mlt_core.train as t, mlt_core.methods as m; "
+            "print(bad, tuple(t.METHODS) == m.SUPPORTED)")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root)
+    assert out.stdout.split() == ["False", "True"], out.stderr[-500:]
+    # and the reason train imports methods inside _train: `import mlt_core.train` stays free of torch
+    light = subprocess.run([sys.executable, "-c", "import sys, mlt_core.train; print('torch' in sys.modules)"],
+                           capture_output=True, text=True, timeout=120, cwd=root)
+    assert light.stdout.strip() == "False", light.stderr[-500:]

@@ -264,3 +264,82 @@ def test_hooks_act_only_for_their_own_call_across_threads(tiny_xlmr):
     assert torch.allclose(other["cache"].probs, clean.probs)
     zeroed = forward(ck, [(P, H)], capture=(), interventions={0: list(range(ck.model.config.intermediate_size))})
     assert not torch.allclose(zeroed.probs, clean.probs)  # the intervention itself does act
+
+
+def test_a_probe_added_through_the_registry_reaches_the_cli_and_the_json(tiny_xlmr, tiny_xlmr_b, capsys):
+    # a throw-away probe, registered here only: no other file knows about it
+    import pandas as pd
+
+    from mlt_core import probes
+    from mlt_core.cli import main
+
+    def n_tokens(cache, i=0):
+        """How many tokens the model saw (padding excluded)."""
+        return pd.DataFrame({"n": [int(cache.attention_mask[i].sum())]})
+
+    def same_argmax(a, b, i=0):
+        """Whether the two models predict the same label."""
+        return pd.DataFrame({"same": [bool(a.probs[i].argmax() == b.probs[i].argmax())]})
+
+    def decoder_only(cache, i=0):
+        """Never runs on an encoder."""
+        raise AssertionError("ran on an incompatible model")
+
+    probes.register("n_tokens_test", n_tokens)
+    probes.register("same_argmax_test", same_argmax, kind="pair")
+    probes.register("decoder_only_test", decoder_only, families=("decoder",))
+    try:
+        args = ["probe", "--model", str(tiny_xlmr), "--model", str(tiny_xlmr_b), "--premise", P, "--hypothesis", H]
+        assert main([*args, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        expected_n = [len(m["tokens"]) for m in out["models"]]  # no padding for one example
+        assert [m["probes"]["n_tokens_test"] for m in out["models"]] == [[{"n": n}] for n in expected_n]
+        same = out["models"][0]["label"] == out["models"][1]["label"]
+        assert out["pair_probes"]["same_argmax_test"] == [{"same": same}]
+        entries = {e["name"]: e for e in out["registry"]}
+        assert entries["n_tokens_test"] == {"name": "n_tokens_test", "kind": "model", "skipped": None,
+                                            "help": "How many tokens the model saw (padding excluded)."}
+        assert entries["same_argmax_test"]["kind"] == "pair"
+        assert "decoder" in entries["decoder_only_test"]["skipped"]
+        assert all("decoder_only_test" not in m["probes"] for m in out["models"])
+        assert main(args) == 0
+        text = capsys.readouterr().out
+        assert "-- n_tokens_test: How many tokens the model saw (padding excluded)." in text
+        assert "-- same_argmax_test (tiny-xlmr vs tiny-xlmr-b): Whether the two models predict the same label." in text
+        assert "-- decoder_only_test: skipped: decoder_only_test runs on decoder models" in text
+        # one model: the pair probe is not run (and not reported as a failure)
+        assert main(["probe", "--model", str(tiny_xlmr), "--premise", P, "--hypothesis", H, "--json"]) == 0
+        one = json.loads(capsys.readouterr().out)
+        assert one["pair_probes"] == {} and "second" in {e["name"]: e for e in one["registry"]}["same_argmax_test"]["skipped"]
+    finally:
+        for name in ("n_tokens_test", "same_argmax_test", "decoder_only_test"):
+            probes.unregister(name)
+    assert "n_tokens_test" not in probes.REGISTRY and "n_tokens_test" not in probes.PROBES
+
+
+def test_residual_names_say_input_or_output_of_a_block(tiny_xlmr):
+    from mlt_core.forward import act_name
+
+    ck = load_checkpoint(tiny_xlmr)
+    layers = ck.model.roberta.encoder.layer
+    seen = {}
+    handles = [m.register_forward_pre_hook(lambda mod, args, l=l: seen.__setitem__(("in", l), args[0].detach().clone()))
+               for l, m in enumerate(layers)]
+    handles += [m.register_forward_hook(lambda mod, args, out, l=l: seen.__setitem__(
+        ("out", l), (out[0] if isinstance(out, tuple) else out).detach().clone())) for l, m in enumerate(layers)]
+    try:
+        cache = forward(ck, [(P, H)])
+    finally:
+        for h in handles:
+            h.remove()
+    L = ck.n_layers
+    for l in range(L):
+        assert act_name(l, "resid_pre") == f"blocks.{l}.resid_pre"
+        assert torch.allclose(cache[act_name(l, "resid_pre")], seen[("in", l)], atol=1e-6)  # what block l took in
+        assert torch.allclose(cache[act_name(l, "resid_post")], seen[("out", l)], atol=1e-6)  # what it gave out
+    # the alias keeps HF's L+1 hidden states: 0 = embeddings (block 0's input), L = the last block's output
+    assert cache["blocks.0.hidden"] is cache[act_name(0, "resid_pre")]
+    assert cache[f"blocks.{L}.hidden"] is cache[act_name(L - 1, "resid_post")]
+    assert act_name(L, "resid_pre") not in cache.acts and act_name(L, "resid_post") not in cache.acts
+    with pytest.raises(ValueError, match="unknown activation kind"):
+        act_name(0, "resid_mid")

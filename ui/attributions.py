@@ -13,10 +13,10 @@ import streamlit as st
 
 from mlt_core.errors import MltError
 from mlt_core.labels import LABELS
+from mlt_core.langs import SAMPLE_LANGS
 from ui.models import available_checkpoints, get_checkpoint, get_forward
 
 EXAMPLE = ("A man is eating an apple in the park.", "Someone is eating.")
-SAMPLE_LANGS = ("en", "hi", "fr", "es")
 RUNS = "attr_faith"  # disk-cache kind: per-example faithfulness frames, and the pointer to the latest run
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 

@@ -20,12 +20,13 @@ from mlt_core import store
 from mlt_core.data import XNLI_LANGS  # noqa: F401  (the page offers these for the Hub dataset)
 from mlt_core.data import APP_DOWNLOAD_HINT, DOWNLOAD_HINT, read_nli_bytes
 from mlt_core.errors import MltError
+from mlt_core.io import REPO_ROOT
 from ui.download import figure_downloads
 from ui.models import get_checkpoint
 
 EVAL_KEY = "eval_params"  # last run: {"models": [paths], "data": str, "langs": [..], "limit": int|None}
 INTERNALS_KEY = "eval_internals"  # {"limit": n} once the user asked for internals
-DATA_DIR = store.REPO_ROOT / "data"
+DATA_DIR = REPO_ROOT / "data"
 DATA_EXT = (".jsonl", ".json", ".csv", ".tsv", ".txt")
 UPLOAD_PREFIX = "upload:"
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from mlt_core.errors import MltError
+from mlt_core.io import REPO_ROOT
 from ui import state
 from ui.models import MAX_MODELS
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+PAGES_DIR = REPO_ROOT / "pages"
 PLAYGROUND_PAGE = PAGES_DIR / "2_Playground.py"  # absolute: works whatever the entry script's folder
 PREMISE_KEY, HYPOTHESIS_KEY = "pg_premise", "pg_hypothesis"
 

@@ -16,8 +16,8 @@ import pandas as pd
 
 from mlt_core.checkpoint import meta_says_untrained
 
-HEAD_PREFIXES = ("classifier", "score", "classification_head")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from mlt_core.checkpoint import HEAD_NAMES as HEAD_PREFIXES
+from mlt_core.io import REPO_ROOT
 
 
 def safetensors_keys(path: str | Path) -> list[str]:

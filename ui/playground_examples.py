@@ -3,15 +3,13 @@ of the last evaluation run), and the same pair in another language one click awa
 data shares a pair id across languages)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from mlt_core.errors import MltError
 from mlt_core.labels import LABELS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from mlt_core.io import REPO_ROOT
 DATA_DIR = REPO_ROOT / "data"
 DATA_SUFFIXES = (".tsv", ".jsonl", ".json", ".csv")
 LANG_NAMES = {"en": "English", "hi": "Hindi", "fr": "French", "es": "Spanish", "de": "German", "ur": "Urdu",

@@ -19,7 +19,7 @@ from mlt_core.errors import MltError
 from mlt_core.train import METHODS
 from ui.models import available_checkpoints
 
-LANGS = ("en", "hi", "fr", "es")  # the bundled sample's languages
+from mlt_core.langs import SAMPLE_LANGS as LANGS  # (the bundled sample's languages)
 XNLI_LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 NO_GPU = "No GPU found: training runs on CPU — fine for the demo-size models, slow for xlm-roberta-base"
 JOB_KEY = "train_job"  # session_state: id of the job this tab follows

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from ..io import atomic_write_text
 from ..langs import split_langs
 
 
@@ -86,7 +87,7 @@ def run(args) -> int:
     if args.report:
         from ..report import evaluation_report
 
-        (out / "report.html").write_text(evaluation_report(ev, extra), encoding="utf-8")
+        atomic_write_text(out / "report.html", evaluation_report(ev, extra))
         print(f"wrote {out / 'report.html'}")
     print(f"wrote {paths['predictions']} and {paths['metrics']}"
           + ("" if ev.computed else " (all from cache)"))

@@ -1,11 +1,15 @@
 """Probe one premise/hypothesis pair with one or more checkpoints (one forward pass each).
 
-Prints prediction, probabilities, attention entropy per layer and, for two or more models,
-layer-by-layer similarity of models 1 and 2. --json gives the full object.
+Prints the prediction and probabilities, then every registered probe (mlt_core/probes:
+REGISTRY; for two or more models, the pair probes on models 1 and 2). --json gives the full object.
 """
 from __future__ import annotations
 
 import json
+
+import pandas as pd
+
+from ..probes import REGISTRY
 
 
 def add_arguments(p) -> None:
@@ -31,15 +35,22 @@ def run(args) -> int:
         print(f"== {m['name']}: {m['label']}  " + "  ".join(f"{k}={v:.3f}" for k, v in m["probs"].items()))
         for w in m["warnings"]:
             print(f"   ! {w}")
-        print(f"   tokens ({len(m['tokens'])}): {' '.join(m['tokens'])}")
-        print("   layer  mean entropy (nats)  normalised")
-        for l, (raw, norm) in enumerate(zip(m["attention_entropy"], m["attention_entropy_normalized"])):
-            print(f"   {l:>5}  {sum(raw) / len(raw):>19.3f}  {sum(norm) / len(norm):>10.3f}")
-    if "layer_similarity" in res:
-        a, b = res["models"][0]["name"], res["models"][1]["name"]
-        print(f"== similarity {a} vs {b}\n   layer  cosine     cka")
-        for r in res["layer_similarity"]:
-            cka = "  n/a" if r["cka"] is None else f"{r['cka']:.3f}"
-            cos = "  n/a" if r["cosine"] is None else f"{r['cosine']:.3f}"
-            print(f"   {r['layer']:>5}  {cos:>6}  {cka:>6}")
+        for name, rows in m["probes"].items():
+            _table(name, rows)
+    names = [m["name"] for m in res["models"][:2]]
+    for name, rows in res["pair_probes"].items():
+        _table(name, rows, f" ({names[0]} vs {names[1]})")
+    for entry in res["registry"]:
+        if entry["skipped"] and not (entry["kind"] == "pair" and len(res["models"]) < 2):  # say why a probe did not run
+            print(f"-- {entry['name']}: skipped: {entry['skipped']}")
     return 0
+
+
+def _table(name: str, rows: list, suffix: str = "") -> None:
+    """One registered probe's result: its help line, then its table (the entry's summary where it has one)."""
+    p = REGISTRY[name]
+    df = pd.DataFrame(rows)
+    if p.summary is not None:
+        df = p.summary(df)
+    print(f"-- {name}{suffix}: {p.help}")
+    print("   " + df.to_string(index=False, float_format=lambda v: f"{v:.3f}").replace("\n", "\n   "))

@@ -10,7 +10,16 @@ from __future__ import annotations
 import sys
 
 from ..errors import MltError
-from ..train import add_arguments  # noqa: F401  (the CLI contract: add_arguments(parser))
+from ..train import arg_parser
+
+
+def parents() -> list:
+    """Every flag comes from the TrainConfig dataclass (HfArgumentParser): see mlt_core/train.py."""
+    return [arg_parser(add_help=False)]
+
+
+def add_arguments(parser) -> None:  # the CLI contract; the flags come from parents()
+    pass
 
 
 def _exit_on_sigterm() -> None:
@@ -37,9 +46,3 @@ def run(args) -> int:
         raise
     _write_json(cfg.result_file, {"status": "finished", "checkpoint": str(path)})
     return 0
-
-
-if __name__ == "__main__":  # interim entry: python -m mlt_core.commands.train ...
-    from ..cli import main
-
-    sys.exit(main(["train", *sys.argv[1:]]))

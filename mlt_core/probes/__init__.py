@@ -1,20 +1,80 @@
-"""Probes: pure functions over a ForwardCache returning tidy DataFrames.
+"""Probes: pure functions over a ForwardCache returning tidy DataFrames, in ONE registry.
 
-A new probe is a new small file plus one line here. The first docstring line of each
-function doubles as help text in the app.
+A new probe is a new small file plus one `register(...)` line here; `python -m mlt_core probe`
+(its tables and its --json) iterates REGISTRY. Each entry carries its name, its kind ("model":
+fn(cache, i) for one model; "pair": fn(cache_a, cache_b, i) for two), a compatibility check
+(which model families it runs on, how many models it needs) and its help: the first line of
+the function's docstring.
 """
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import pandas as pd
+
 from .entropy import attention_entropy
 from .prediction import prediction
 from .similarity import layer_similarity
 from .tokens import tokens
 
-# one model, example i  ->  DataFrame
-PROBES = {
-    "prediction": prediction,
-    "attention_entropy": attention_entropy,
-    "tokens": tokens,
-}
-# two models (a, b), example i  ->  DataFrame
-PAIR_PROBES = {
-    "layer_similarity": layer_similarity,
-}
+KINDS = {"model": 1, "pair": 2}  # kind -> how many models (caches) the function takes
+FAMILIES = ("encoder", "decoder")
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    fn: Callable[..., pd.DataFrame]
+    kind: str = "model"
+    families: tuple = FAMILIES  # checkpoint families it is meaningful for
+    summary: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # a shorter table for the CLI's text output
+
+    @property
+    def help(self) -> str:
+        return ((self.fn.__doc__ or self.name).strip().splitlines() or [self.name])[0]
+
+    def incompatible(self, ckpts: Sequence) -> str | None:
+        """Why this probe cannot run on these checkpoints (None: it can)."""
+        need = KINDS[self.kind]
+        if len(ckpts) < need:
+            return f"{self.name} compares two models; give a second one"
+        bad = [c.name for c in ckpts[:need] if getattr(c, "family", "encoder") not in self.families]
+        if bad:
+            return f"{self.name} runs on {' or '.join(self.families)} models, not {bad[0]}"
+        return None
+
+    def __call__(self, caches: Sequence, i: int = 0) -> pd.DataFrame:
+        return self.fn(*caches[:KINDS[self.kind]], i)
+
+
+REGISTRY: dict[str, Probe] = {}
+PROBES: dict[str, Callable] = {}  # views of REGISTRY by kind, kept in step by register()
+PAIR_PROBES: dict[str, Callable] = {}
+
+
+def register(name: str, fn: Callable, kind: str = "model", families: tuple = FAMILIES,
+             summary: Callable | None = None) -> Probe:
+    """Add (or replace) a probe; returns its entry."""
+    if kind not in KINDS:
+        raise ValueError(f"probe kind {kind!r}: use one of {', '.join(KINDS)}")
+    REGISTRY[name] = p = Probe(name, fn, kind, tuple(families), summary)
+    (PROBES if kind == "model" else PAIR_PROBES)[name] = fn
+    return p
+
+
+def unregister(name: str) -> None:
+    REGISTRY.pop(name, None)
+    PROBES.pop(name, None)
+    PAIR_PROBES.pop(name, None)
+
+
+def _entropy_by_layer(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.groupby("layer", as_index=False)[["entropy", "entropy_norm"]].mean()
+    return out.rename(columns={"entropy": "mean entropy (nats)", "entropy_norm": "normalised"})
+
+
+register("prediction", prediction)
+register("tokens", tokens)
+register("attention_entropy", attention_entropy, summary=_entropy_by_layer)
+register("layer_similarity", layer_similarity, kind="pair")

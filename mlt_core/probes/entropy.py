@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ..forward import ForwardCache
+from ..forward import ForwardCache, act_name
 
 
 def row_entropy(pattern: torch.Tensor, key_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,7 +33,7 @@ def entropy_per_example(cache: ForwardCache) -> tuple[torch.Tensor, torch.Tensor
     qmask = cache.attention_mask.double()  # [batch, q]
     raw, norm = [], []
     for l in range(cache.n_layers):
-        h, hn = row_entropy(cache[f"blocks.{l}.attn.pattern"], km)  # [batch, head, q]
+        h, hn = row_entropy(cache[act_name(l, "attn.pattern")], km)  # [batch, head, q]
         denom = qmask.sum(-1)[:, None]  # [batch, 1]
         raw.append((h * qmask[:, None]).sum(-1) / denom)
         norm.append((hn * qmask[:, None]).sum(-1) / denom)

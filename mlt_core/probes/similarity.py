@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..forward import ForwardCache
+from ..forward import ForwardCache, act_name
 
 
 CKA_AUTO = "debiased where n < min(d1, d2), else biased"
@@ -82,7 +82,7 @@ def cosine(a, b) -> float:
 
 def mean_pool(cache: ForwardCache, layer: int) -> torch.Tensor:
     """Mean of hidden states over non-padding tokens.  # [batch, d_model]"""
-    h = cache[f"blocks.{layer}.hidden"]  # [batch, seq, d_model]
+    h = cache[act_name(layer, "hidden")]  # [batch, seq, d_model]
     m = cache.attention_mask[..., None].to(h.dtype)  # [batch, seq, 1]
     return (h * m).sum(1) / m.sum(1)
 
@@ -98,9 +98,9 @@ def layer_similarity(a: ForwardCache, b: ForwardCache, i: int = 0, debiased: boo
     for l in range(n + 1):
         cka = None
         if same_tokens:
-            xa = a[f"blocks.{l}.hidden"][i][a.attention_mask[i].bool()]  # [tokens, d_a]
-            xb = b[f"blocks.{l}.hidden"][i][b.attention_mask[i].bool()]  # [tokens, d_b]
+            xa = a[act_name(l, "hidden")][i][a.attention_mask[i].bool()]  # [tokens, d_a]
+            xb = b[act_name(l, "hidden")][i][b.attention_mask[i].bool()]  # [tokens, d_b]
             cka = linear_cka(xa, xb, debiased)
-        cos = cosine(mean_pool(a, l)[i], mean_pool(b, l)[i]) if a[f"blocks.{l}.hidden"].shape[-1] == b[f"blocks.{l}.hidden"].shape[-1] else None
+        cos = cosine(mean_pool(a, l)[i], mean_pool(b, l)[i]) if a[act_name(l, "hidden")].shape[-1] == b[act_name(l, "hidden")].shape[-1] else None
         rows.append({"layer": l, "cosine": cos, "cka": cka})
     return pd.DataFrame(rows)
