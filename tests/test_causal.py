@@ -378,8 +378,9 @@ def test_patching_across_models_at_the_last_layer_is_a_head_on_b_state(tiny_xlmr
 def test_every_chart_compiles_and_carries_its_data(tiny_xlmr, tiny_xlmr_b):
     import pandas as pd
 
+    import vl_convert as vlc
+
     from mlt_core.charts import causal as C
-    from mlt_core.report import chart_ok
 
     a, b = load_checkpoint(tiny_xlmr), load_checkpoint(tiny_xlmr_b)
     data = load_nli("sample", ["en", "hi"], limit=4)
@@ -391,7 +392,7 @@ def test_every_chart_compiles_and_carries_its_data(tiny_xlmr, tiny_xlmr_b):
               C.lens_chart: pd.concat([lens_pair(a, *PAIRS[0], probes), lens_pair(a, *PAIRS[1], probes).assign(model="x")])}
     for fn, df in frames.items():
         chart = fn(df)
-        assert chart_ok(chart), fn.__name__
+        assert vlc.vegalite_to_vega(chart.to_json()).get("marks"), fn.__name__  # Vega compiles it and draws marks
         spec = chart.to_dict()
         rows = sum(len(v) for v in spec.get("datasets", {}).values())
         assert rows >= len(df), fn.__name__  # the chart draws the whole table (long forms have more rows)
