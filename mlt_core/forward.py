@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
@@ -58,6 +58,29 @@ class ForwardCache:
         if self.causal:
             km = km & torch.ones(m.shape[1], m.shape[1], dtype=torch.bool).tril()[None]
         return km
+
+
+class HalfActs(dict):
+    """Activations stored in float16 (half the bytes of float32); every read returns a float32 copy."""
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return dict.__getitem__(self, name).float()
+
+
+def compact(cache: ForwardCache, dtype=torch.float16) -> ForwardCache:
+    """The same cache with its activations stored as `dtype` (what the app keeps between reruns).
+
+    float16 keeps ~3 significant digits: attention weights, hidden states and FFN activations
+    read back within 1e-3 relative of float32. Logits and probabilities stay float32.
+    """
+    return replace(cache, acts=HalfActs({k: v.to(dtype).contiguous() for k, v in cache.acts.items()}))
+
+
+def cache_nbytes(cache: ForwardCache) -> int:
+    """Bytes held by a cache's tensors (activations, logits, ids; not the Python objects around them)."""
+    tensors = [dict.__getitem__(cache.acts, k) for k in cache.acts] + [cache.input_ids, cache.attention_mask,
+                                                                        cache.logits, cache.probs]
+    return sum(t.element_size() * t.nelement() for t in tensors)
 
 
 @contextmanager
