@@ -78,8 +78,9 @@ def compact(cache: ForwardCache, dtype=torch.float16) -> ForwardCache:
 
 def cache_nbytes(cache: ForwardCache) -> int:
     """Bytes held by a cache's tensors (activations, logits, ids; not the Python objects around them)."""
-    tensors = [dict.__getitem__(cache.acts, k) for k in cache.acts] + [cache.input_ids, cache.attention_mask,
-                                                                        cache.logits, cache.probs]
+    # the stored tensors (a HalfActs read would return a float32 copy)
+    tensors = [dict.__getitem__(cache.acts, k) for k in cache.acts]
+    tensors += [cache.input_ids, cache.attention_mask, cache.logits, cache.probs]
     return sum(t.element_size() * t.nelement() for t in tensors)
 
 

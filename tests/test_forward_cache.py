@@ -1,6 +1,6 @@
 """The Playground's forward cache is bounded in bytes: 50 distinct long pairs never push it past
-its budget, what it keeps is float16 and reads back close to a float32 forward, and a pair it
-dropped is recomputed (and reported) when asked for again."""
+its budget (float32, exact, by default; float16 on request, read back close to float32), and a
+pair it dropped is recomputed (and reported) when asked for again."""
 from __future__ import annotations
 
 import pytest
@@ -28,13 +28,13 @@ def long_pairs(n: int) -> list[tuple[str, str]]:
             for i in range(n)]
 
 
-def expected_bytes(n_tok: int) -> int:
-    """float16 activations of one pass, from the architecture alone (not from the cache's tensors)."""
+def expected_bytes(n_tok: int, width: int) -> int:
+    """Activations of one pass at `width` bytes per value, from the architecture alone (not from the cache)."""
     attn = L * H * n_tok * n_tok
     hidden = (L + 1) * n_tok * D
     mlp = L * n_tok * 4 * D
     ids = 2 * n_tok * 8  # input_ids, attention_mask (int64)
-    return 2 * (attn + hidden + mlp) + ids + 2 * 3 * 4  # + logits, probs (float32)
+    return width * (attn + hidden + mlp) + ids + 2 * 3 * 4  # + logits, probs (float32)
 
 
 def test_lru_drops_oldest_and_refuses_what_cannot_fit():
@@ -47,15 +47,16 @@ def test_lru_drops_oldest_and_refuses_what_cannot_fit():
     assert c.put("huge", 0, 101) is False and "huge" not in c and c.nbytes == 80
 
 
-def test_fifty_long_pairs_stay_within_the_budget(base12, monkeypatch):
+@pytest.mark.parametrize("dtype,width,budget_mb", [("float32", 4, 80), ("float16", 2, 40)])
+def test_fifty_long_pairs_stay_within_the_budget(base12, monkeypatch, dtype, width, budget_mb):
     import streamlit as st
 
     from mlt_core.checkpoint import load_checkpoint
     from mlt_core.forward import forward
     import ui.models as M
 
-    budget_mb = 40
     monkeypatch.setenv(M.FORWARD_CACHE_MB_ENV, str(budget_mb))
+    monkeypatch.setenv(M.FORWARD_CACHE_DTYPE_ENV, dtype)
     st.cache_resource.clear()
     store = M.forward_store()
     assert store.budget == budget_mb * 1024 * 1024
@@ -65,7 +66,7 @@ def test_fifty_long_pairs_stay_within_the_budget(base12, monkeypatch):
         cache = M.get_forward(str(base12), p, h)
         n = len(cache.tokens[0])
         assert n > 150, n  # long pairs: a cache of 128 of them in float32 would be gigabytes
-        sizes.append(expected_bytes(n))
+        sizes.append(expected_bytes(n, width))
         assert store.nbytes <= store.budget
     assert sum(sizes) > 3 * store.budget  # the bound did something: all 50 would not fit
     held = [k for k in [(str(base12), p, h, None) for p, h in pairs] if k in store]
@@ -74,13 +75,14 @@ def test_fifty_long_pairs_stay_within_the_budget(base12, monkeypatch):
     # the most recent pairs are the ones kept
     assert held == [(str(base12), p, h, None) for p, h in pairs[-len(held):]]
 
-    # float16 storage reads back as float32, close to a fresh float32 forward
+    # what is kept reads back as float32: equal to a fresh forward (float32), or within 2e-3 (float16)
     p, h = pairs[-1]
     kept = M.get_forward(str(base12), p, h)
     ref = forward(load_checkpoint(base12), [(p, h)])
     for name in ("blocks.11.attn.pattern", "blocks.12.hidden", "blocks.5.mlp.post"):
         assert kept[name].dtype == torch.float32
-        torch.testing.assert_close(kept[name], ref[name], rtol=2e-3, atol=2e-3)
+        tol = 0.0 if dtype == "float32" else 2e-3
+        torch.testing.assert_close(kept[name], ref[name], rtol=tol, atol=tol)
     assert torch.equal(kept.probs, ref.probs)
 
     # the first pair was dropped: asking again recomputes it, and that (only that) is reported once

@@ -132,17 +132,26 @@ def bertviz_html(view: str, tokens: list[str], attn: np.ndarray, layers: list[in
 
 
 def attention_frame(cache, layer: int, head: int, i: int = 0, max_tokens: int = HEATMAP_MAX_TOKENS) -> pd.DataFrame:
-    """q, k, q_token, k_token, q_label, k_label, weight for one head of one example (first max_tokens)."""
+    """q, k, weight for one head of one example (first max_tokens); token labels in `df.attrs["labels"]`.
+
+    Numbers only: the chart names tokens from one list (a Vega parameter), not four strings per cell.
+    """
     pattern = cache[f"blocks.{layer}.attn.pattern"][i]  # [head, q, k]
     keep = cache.attention_mask[i].bool()
     w = pattern[head][keep][:, keep].numpy()  # [n, n] padding removed
     toks = cache.tokens[i]
     n = min(len(toks), max_tokens)
-    q, k = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    labels = [f"{j}·{t}" for j, t in enumerate(pretty(toks[:n]))]
-    return pd.DataFrame({"q": q.ravel(), "k": k.ravel(), "q_token": [toks[j] for j in q.ravel()],
-                         "k_token": [toks[j] for j in k.ravel()], "q_label": [labels[j] for j in q.ravel()],
-                         "k_label": [labels[j] for j in k.ravel()], "weight": w[:n, :n].ravel()})
+    q, k = np.meshgrid(np.arange(n, dtype=np.int16), np.arange(n, dtype=np.int16), indexing="ij")
+    df = pd.DataFrame({"q": q.ravel(), "k": k.ravel(), "weight": w[:n, :n].ravel().astype(np.float32)})
+    df.attrs["labels"] = [f"{j}·{t}" for j, t in enumerate(pretty(toks[:n]))]
+    df.attrs["tokens"] = list(toks[:n])
+    return df
+
+
+def with_tokens(df: pd.DataFrame) -> pd.DataFrame:
+    """attention_frame plus q_token / k_token columns (for a CSV download)."""
+    toks = np.asarray(df.attrs["tokens"], dtype=object)
+    return df.assign(q_token=toks[df["q"].to_numpy()], k_token=toks[df["k"].to_numpy()])
 
 
 def _clamp_key(key: str, options: list, default) -> None:
@@ -167,11 +176,12 @@ def render_attention_pattern(runs) -> None:
     vmax = max(float(df["weight"].max()) for df in frames)  # one colour scale: the models stay comparable
     for i, (r, df) in enumerate(zip(runs, frames)):
         with cols[i % len(cols)]:
-            chart = attention_heatmap(df, title=f"{i + 1}. {r.name}: layer {layer}, head {head}", vmax=vmax)
+            chart = attention_heatmap(df, df.attrs["labels"], title=f"{i + 1}. {r.name}: layer {layer}, head {head}",
+                                      vmax=vmax)
             show_chart(chart, f"pg_attn_chart_{i}")
             if len(r.cache.tokens[0]) > HEATMAP_MAX_TOKENS:
                 st.caption(f"first {HEATMAP_MAX_TOKENS} of {len(r.cache.tokens[0])} tokens shown")
-            figure_downloads(chart, df, f"attention-{r.name}-L{layer}H{head}", key=f"pg_dl_attn_{i}")
+            figure_downloads(chart, with_tokens(df), f"attention-{r.name}-L{layer}H{head}", key=f"pg_dl_attn_{i}")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

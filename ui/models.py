@@ -3,9 +3,10 @@
 Checkpoints: st.cache_resource, bounded, never mutated. Forward results: one process-wide LRU
 bounded in BYTES (not in pairs), keyed by (model, pair, max_length), so that changing a display
 option never reruns a model and a stream of long pairs cannot grow the server without bound.
-Activations are kept in float16 (mlt_core.forward.compact). The budget is
-MLT_FORWARD_CACHE_MB (default 1024 MB, shared by all sessions): at 64 tokens a base model's
-pass is ~7 MB, at 512 tokens ~120 MB, a large model's at 512 tokens ~330 MB.
+The budget is MLT_FORWARD_CACHE_MB (default 2048 MB, shared by all sessions). Activations are
+kept exactly (float32: a base model's pass is ~14 MB at 64 tokens, ~245 MB at 510; a large
+model's ~650 MB at 510); MLT_FORWARD_CACHE_DTYPE=float16 halves that (values within ~1e-3,
+mlt_core.forward.compact) and so doubles how many pairs fit.
 Session state holds selections only (model names), never tensors.
 """
 from __future__ import annotations
@@ -20,7 +21,8 @@ from mlt_core.checkpoint import list_checkpoints
 log = logging.getLogger("mlt.models")
 MAX_MODELS = 4
 FORWARD_CACHE_MB_ENV = "MLT_FORWARD_CACHE_MB"
-DEFAULT_FORWARD_CACHE_MB = 1024
+DEFAULT_FORWARD_CACHE_MB = 2048
+FORWARD_CACHE_DTYPE_ENV = "MLT_FORWARD_CACHE_DTYPE"  # float32 (default, exact) | float16
 SELECTED_KEY = "selected_models"  # session_state: list of checkpoint paths, 1..4
 
 
@@ -32,7 +34,7 @@ def get_checkpoint(source: str):
 
 
 def forward_budget_bytes() -> int:
-    """The forward cache's budget: MLT_FORWARD_CACHE_MB megabytes (default 1024)."""
+    """The forward cache's budget: MLT_FORWARD_CACHE_MB megabytes (default 2048)."""
     raw = os.environ.get(FORWARD_CACHE_MB_ENV, "")
     try:
         mb = float(raw) if raw.strip() else DEFAULT_FORWARD_CACHE_MB
@@ -51,7 +53,7 @@ def forward_store():
 
 
 def get_forward(source: str, premise: str, hypothesis: str, max_length: int | None = None):
-    """ONE forward pass for (model, pair): logits, attentions, hidden states, FFN activations (float16).
+    """ONE forward pass for (model, pair): logits, attentions, hidden states, FFN activations.
 
     Cached in `forward_store()`; the returned cache is shared: never mutate it.
     """
@@ -64,7 +66,9 @@ def get_forward(source: str, premise: str, hypothesis: str, max_length: int | No
     if store.was_evicted(key):
         log.info("forward cache (%d MB): recomputing %s on a pair it had dropped", store.budget >> 20, source)
         recomputed().add(key)
-    cache = compact(forward(get_checkpoint(source), [(premise, hypothesis)], max_length=max_length))
+    cache = forward(get_checkpoint(source), [(premise, hypothesis)], max_length=max_length)
+    if os.environ.get(FORWARD_CACHE_DTYPE_ENV, "float32").strip().lower() in ("float16", "fp16", "half"):
+        cache = compact(cache)
     if not store.put(key, cache, cache_nbytes(cache)):
         log.warning("forward of %s (%d MB) is larger than the whole forward cache (%s=%d MB): not kept",
                     source, cache_nbytes(cache) >> 20, FORWARD_CACHE_MB_ENV, store.budget >> 20)

@@ -1,5 +1,5 @@
 """Playground views of the cached forward passes: prediction cards, then tabs (entropy, similarity,
-tokens, attention, bertviz, language neurons), all drawn in one run."""
+tokens, attention, bertviz, language neurons), only the open one drawn (and sent) in a run."""
 from __future__ import annotations
 
 import html
@@ -181,11 +181,12 @@ def render_neurons(runs, premise: str, hypothesis: str) -> None:
 
 
 def render_tabs(runs, premise: str, hypothesis: str) -> None:
-    """The detail views in tabs, every tab drawn in this run from the cached forwards (a few ms
-    each), so a click on a tab shows a finished view with no wait.
+    """The detail views in tabs; only the OPEN tab is drawn (and sent to the browser) in a run.
 
-    A fragment: a tab switch (tracked only to keep the open tab in the URL) or a display option
-    reruns only this part of the page (not the inputs or the prediction cards), never a model.
+    A fragment: a tab switch or a display option reruns only this part of the page (not the
+    inputs or the prediction cards), never a model: every view reads the cached forwards, so a
+    click on another tab draws it in a few ms. Drawing all six on every rerun sent ~4.4 MB per
+    pair for two base models, most of it for tabs nobody had open.
     """
     from ui import state
     from ui.attention_view import render_attention_pattern, render_bertviz
@@ -203,8 +204,9 @@ def render_tabs(runs, premise: str, hypothesis: str) -> None:
         "Language neurons": lambda: render_neurons(runs, premise, hypothesis),
     }
     for name, tab in tabs.items():
-        with tab:
-            views[name]()
+        if tab.open is not False:  # None: state not tracked (never here: key + on_change), draw all
+            with tab:
+                views[name]()
     state.publish(PAGE, url_values())  # a fragment rerun never reaches the page's own publish
 
 

@@ -4,7 +4,7 @@
     entropy_heatmap      layer, head, <value>             -> layer x head heatmap
     entropy_diff_heatmap layer, head, diff                -> diverging heatmap centred on 0
     similarity_lines     layer, metric, value             -> one line per metric (cosine, CKA)
-    attention_heatmap    q, k, q_token, k_token, weight   -> token x token heatmap
+    attention_heatmap    q, k, weight (+ token labels)    -> token x token heatmap
 Layer 0 of a heatmap is at the top, as in most papers; each builder returns a styled
 top-level chart (theme.style), ready for st.altair_chart or chart.save(...).
 
@@ -98,24 +98,29 @@ def similarity_lines(df: pd.DataFrame, title: str = "", height: int = 260) -> al
     return _done(chart, FIT_X)
 
 
-def attention_heatmap(df: pd.DataFrame, title: str = "", vmax: float | None = None) -> alt.Chart:
-    """Attention of one head: query tokens (rows) attend to key tokens (columns).
+def attention_heatmap(df: pd.DataFrame, labels: list[str] | None = None, title: str = "",
+                      vmax: float | None = None) -> alt.Chart:
+    """Attention of one head: query tokens (rows) attend to key tokens (columns).  df: q, k, weight.
 
+    Token names travel once, as the list `labels` (position j -> label, default "j"), read by the
+    axes and the tooltip in the browser: the data is numbers only (3 per cell), not strings.
     As wide as its container (cells shrink for long inputs; overlapping token labels are thinned),
     colour from 0 to `vmax` (default: this head's largest weight; pass one shared value to compare
     models): over 1 a 64-token head's typical weight of ~1/64 is invisible.
     """
-    n_q = df["q"].nunique()
-    q_order = df.drop_duplicates("q").sort_values("q")["q_label"].tolist()
-    k_order = df.drop_duplicates("k").sort_values("k")["k_label"].tolist()
+    n_q = int(df["q"].max()) + 1 if len(df) else 0
+    n = max(n_q, int(df["k"].max()) + 1 if len(df) else 0)
+    labels = list(labels) if labels is not None else [str(j) for j in range(n)]
+    toks = alt.param(name="tok", value=labels)
     top = float(vmax if vmax is not None else df["weight"].max() or 1.0)
     chart = alt.Chart(df, title=title or alt.Undefined).mark_rect().encode(
-        x=alt.X("k_label:N", sort=k_order, title="key (attended to)",
-                axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap="greedy")),
-        y=alt.Y("q_label:N", sort=q_order, title="query", axis=alt.Axis(labelLimit=140, labelOverlap="greedy")),
+        x=alt.X("k:O", title="key (attended to)",
+                axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap="greedy", labelExpr="tok[datum.value]")),
+        y=alt.Y("q:O", title="query", axis=alt.Axis(labelLimit=140, labelOverlap="greedy",
+                                                     labelExpr="tok[datum.value]")),
         color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues", domain=[0, max(top, 1e-6)], clamp=True),
                         title="attention", legend=alt.Legend(orient="top", gradientLength=160)),
-        tooltip=[alt.Tooltip("q_token:N", title="query"), alt.Tooltip("k_token:N", title="key"),
-                 alt.Tooltip("weight:Q", format=".3f")],
-    ).properties(height=max(200, min(12 * n_q, 560)))
+        tooltip=[alt.Tooltip("query:N"), alt.Tooltip("key:N"), alt.Tooltip("weight:Q", format=".3f")],
+    ).transform_calculate(query="tok[datum.q]", key="tok[datum.k]").add_params(toks).properties(
+        height=max(200, min(12 * n_q, 560)))
     return _done(chart, FIT_X)
