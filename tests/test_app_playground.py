@@ -470,3 +470,19 @@ def test_pickers_follow_own_text(models_dir):
     at.text_area(key="pg_hypothesis").set_value("कोई वाक्य है।").run()
     assert at.selectbox(key="pg_example").value is None  # own text: no example shown as picked
     assert at.selectbox(key="pg_lang").value == "hi"  # Devanagari: Hindi examples on offer
+
+
+def test_bertviz_bound_keeps_lines_within_budget():
+    from ui.attention_view import MAX_LINES, bertviz_bound
+
+    # model view, base model, 3 layers at 64 tokens: 147,456 lines unbounded -> cut tokens
+    layers, n = bertviz_bound("model", 64, [9, 10, 11], 12)
+    assert layers == [9, 10, 11] and 24 <= n < 64 and 3 * 12 * n * n <= MAX_LINES
+    # all 24 layers of a large model: tokens would fall below 24, so only the last layers stay
+    layers, n = bertviz_bound("model", 128, list(range(24)), 16)
+    assert layers == list(range(24))[-len(layers):] and 1 <= len(layers) < 24
+    assert len(layers) * 16 * n * n <= MAX_LINES and n >= 24
+    # head view: one layer's heads only; a short pair is not cut at all
+    assert bertviz_bound("head", 30, [3, 5], 12) == ([3, 5], 30)
+    layers, n = bertviz_bound("head", 200, [5], 16)
+    assert 16 * n * n <= MAX_LINES < 16 * (n + 1) ** 2

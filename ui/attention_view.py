@@ -25,6 +25,10 @@ VENDOR = Path(__file__).resolve().parent / "vendor"
 VENDOR_JS = ("jquery.v3.7.1.min.js", "d3.v5.7.0.min.js")
 SCALE = 1000  # weights travel as round(w * SCALE)
 MAX_TOKENS = 96
+# bertviz draws one SVG line per (layer, head, query, key): its cost. ~40,000 lines draw in about a
+# second in software-rendered Chromium (150,000, the old default of 3 base layers at 64 tokens: 4 s)
+MAX_LINES = 40_000
+MIN_TOKENS = 24  # below this, drop layers rather than tokens
 HEATMAP_MAX_TOKENS = 128
 FONTS = "'Helvetica Neue', Helvetica, Arial, 'Noto Sans Devanagari', 'Lohit Devanagari', 'Nirmala UI', sans-serif"
 
@@ -45,6 +49,12 @@ function mltParams(p) {
     p.attention.push({name: 'Sentence B -> Sentence A', attn: cut(b, n, 0, b), left_text: B, right_text: A});
   }
   return p;
+}
+function mltFit(zoom) {
+  // bertviz's model view is 970 px wide whatever the frame: scale it down to the frame's width
+  const svg = document.querySelector('#vis svg');
+  const w = svg ? parseFloat(svg.getAttribute('width')) : NaN;  // NaN for the head view's "100%"
+  if (w > 0 && window.innerWidth > 0) document.body.style.zoom = Math.min(zoom, (window.innerWidth - 8) / w);
 }
 function mltWhenShown(draw) {
   // In a closed Streamlit tab this frame has no size: draw (thousands of SVG lines) when it is shown,
@@ -67,6 +77,27 @@ class BertvizPage:
     height: int  # px the iframe needs
     shown_tokens: int
     total_tokens: int
+    layers: tuple = ()  # the layers drawn
+    dropped_layers: tuple = ()  # asked for, left out by the bound
+
+
+def bertviz_bound(view: str, n_tokens: int, layers: list[int], n_heads: int, max_lines: int = MAX_LINES,
+                  min_tokens: int = MIN_TOKENS) -> tuple[list[int], int]:
+    """(layers to draw, tokens to draw) so that bertviz draws at most ~max_lines lines.
+
+    The head view draws one layer (heads x n^2 lines), the model view every chosen layer
+    (layers x heads x n^2). Tokens are cut first, down to `min_tokens`; past that the model view
+    keeps only the last layers that fit (at least one).
+    """
+    layers = sorted(layers)
+    per_token2 = n_heads * (1 if view == "head" else len(layers))
+    n = min(n_tokens, max(int((max_lines / max(per_token2, 1)) ** 0.5), 1))
+    if view == "model" and n < min(min_tokens, n_tokens):
+        n = min(min_tokens, n_tokens)
+        keep = max(1, max_lines // (n_heads * n * n))
+        layers = layers[-keep:]
+        n = min(n_tokens, max(int((max_lines / (n_heads * len(layers))) ** 0.5), 1))
+    return layers, n
 
 
 @lru_cache(maxsize=4)
@@ -121,14 +152,15 @@ def bertviz_html(view: str, tokens: list[str], attn: np.ndarray, layers: list[in
            f'<body style="margin:0;zoom:{zoom};font-family:{FONTS}">'
            f'<div id="{vis_id}" style="font-family:{FONTS}"><span style="user-select:none">{layer_select} {select}'
            f"</span><div id='vis'></div></div>{_vendor_js()}<script>{_SHIM}</script>"
-           f"<script>mltWhenShown(function () {{\n{js}\n}});</script></body></html>")
+           f"<script>mltWhenShown(function () {{\n{js}\nmltFit({zoom});\n}});\n"
+           f"window.addEventListener('resize', function () {{ mltFit({zoom}); }});</script></body></html>")
     if view == "head":
         height = int(n * 22.5 + 30 + 50)
     else:
         box = 7 * (12 / a.shape[1])
         thumb = n * box + 10
         height = int(max(len(layers) * thumb + 38, n * 18 + 70) + 50)
-    return BertvizPage(doc, int(height * zoom), n, total)
+    return BertvizPage(doc, int(height * zoom), n, total, tuple(layers))
 
 
 def attention_frame(cache, layer: int, head: int, i: int = 0, max_tokens: int = HEATMAP_MAX_TOKENS) -> pd.DataFrame:
@@ -184,7 +216,7 @@ def render_attention_pattern(runs) -> None:
             figure_downloads(chart, with_tokens(df), f"attention-{r.name}-L{layer}H{head}", key=f"pg_dl_attn_{i}")
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner=False)
 def _bertviz_page(path: str, premise: str, hypothesis: str, view: str, layers: tuple) -> BertvizPage:
     """The offline bertviz page of one model on one pair (from the cached forward)."""
     from ui.models import get_forward
@@ -194,7 +226,11 @@ def _bertviz_page(path: str, premise: str, hypothesis: str, view: str, layers: t
     attn = np.stack([cache[f"blocks.{l}.attn.pattern"][0][:, keep][:, :, keep].numpy() for l in layers])
     seq = [s for s, m in zip(cache.seq_ids[0], keep.tolist()) if m]
     b = next((j for j, s in enumerate(seq) if s == 1), None)  # first hypothesis token
-    return bertviz_html(view, cache.tokens[0], attn, list(layers), sentence_b_start=b)
+    kept, n = bertviz_bound(view, len(cache.tokens[0]), list(layers), cache.n_heads)
+    attn = attn[[list(layers).index(l) for l in kept]]
+    page = bertviz_html(view, cache.tokens[0], attn, kept, sentence_b_start=b, max_tokens=n)
+    page.dropped_layers = tuple(l for l in layers if l not in kept)
+    return page
 
 
 def render_bertviz(runs) -> None:
@@ -211,13 +247,21 @@ def render_bertviz(runs) -> None:
     chosen = [l for l in st.session_state.get("pg_bv_layers") or [] if l in all_layers] or all_layers[-3:]
     st.session_state["pg_bv_layers"] = chosen
     layers = c3.multiselect("Layers", all_layers, key="pg_bv_layers",
-                            help="Fewer layers = a smaller, faster page (all 12 of a base model: ~2 MB).")
+                            help="Fewer layers = more tokens drawn: the view is bounded to draw in about a second.")
     if not layers:
         st.info("Pick at least one layer.")
         return
     page = _bertviz_page(r.path, r.cache.pairs[0][0], r.cache.pairs[0][1], view, tuple(sorted(layers)))
+    left = []
+    if page.dropped_layers:
+        left.append(f"layers {', '.join(map(str, page.dropped_layers))} left out (showing "
+                    f"{', '.join(map(str, page.layers))})")
     if page.shown_tokens < page.total_tokens:
-        st.caption(f"first {page.shown_tokens} of {page.total_tokens} tokens shown (rows no longer sum to 1)")
+        left.append(f"first {page.shown_tokens} of {page.total_tokens} tokens shown (rows no longer sum to 1)")
+    if left:
+        st.caption("Bounded to draw in about a second (at most "
+                   f"{MAX_LINES:,} attention lines): " + "; ".join(left) + ". Pick fewer layers for more tokens; "
+                   "the Attention pattern tab shows any single head in full.")
     st.iframe(page.html, height=page.height, alt=f"bertviz {view} view of {name}")
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
     c1.download_button("⬇ HTML", page.html.encode("utf-8"), f"bertviz-{view}-{name}.html", "text/html",

@@ -154,7 +154,7 @@ def render_neuron_overview(source: str) -> dict | None:
     per_layer = per_layer_table(obj)
     totals = per_layer.groupby("lang", sort=False)["neurons"].sum()
     st.markdown(" · ".join(f"**{l}**: {n} neurons" for l, n in totals.items()))
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)
     with left:
         chart = per_layer_chart(per_layer)
         st.altair_chart(chart, width="stretch")
@@ -163,7 +163,7 @@ def render_neuron_overview(source: str) -> dict | None:
         value = st.radio("Overlap as", ["shared", "jaccard"], horizontal=True, key="neurons_page_overlap_value")
         ov = overlap_table(obj)
         chart = overlap_chart(ov, value)
-        st.altair_chart(chart, width="content")
+        st.altair_chart(chart, width="stretch")
         figure_downloads(chart, ov, "neuron_overlap", key="neurons_page_overlap_dl")
     return obj
 
@@ -191,7 +191,7 @@ def render_ablation(source: str, obj: dict) -> None:
             st.caption("Not computed yet for this checkpoint, neuron file and data (results are cached on disk).")
             return
         chart = ablation_chart(df)
-        st.altair_chart(chart, width="content")
+        st.altair_chart(chart, width="stretch")
         own = df[df.ablated != "none"]
         if len(own):
             worst = own.groupby("ablated")["delta"].min()

@@ -98,7 +98,7 @@ def render_entropy(runs, premise: str, hypothesis: str) -> None:
     for i, (r, df) in enumerate(zip(runs, frames)):
         with cols[i % len(cols)]:
             chart = charts.entropy_heatmap(df, value, title=f"{i + 1}. {r.name}", domain=[float(lo), float(hi)])
-            show_chart(chart, f"pg_entropy_chart_{i}", width="content")
+            show_chart(chart, f"pg_entropy_chart_{i}")
             figure_downloads(chart, df, f"attention-entropy-{r.name}", key=f"pg_dl_entropy_{i}")
     if len(runs) < 2:
         return
@@ -109,7 +109,8 @@ def render_entropy(runs, premise: str, hypothesis: str) -> None:
     diff = a[["layer", "head"]].assign(diff=a[value].to_numpy() - b[value].to_numpy())
     chart = charts.entropy_diff_heatmap(diff, title=f"{runs[0].name} − {runs[1].name}",
                                         value_title="Δ " + ("entropy / log n" if norm else "entropy (nats)"))
-    show_chart(chart, "pg_entropy_diff_chart", width="content")
+    with st.columns(min(len(runs), 2))[0]:  # the difference map at the size of the maps it compares
+        show_chart(chart, "pg_entropy_diff_chart")
     figure_downloads(chart, diff, f"attention-entropy-diff-{runs[0].name}-{runs[1].name}", key="pg_dl_entropy_diff")
 
 

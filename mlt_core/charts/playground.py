@@ -46,13 +46,24 @@ def prob_bars(df: pd.DataFrame, title: str = "", height: int = 120) -> alt.Chart
 def _heat_axes(df: pd.DataFrame):
     layers = sorted(df["layer"].unique().tolist())
     heads = sorted(df["head"].unique().tolist())
-    return (alt.X("head:O", sort=heads, title="head", axis=alt.Axis(labelAngle=0)),
-            alt.Y("layer:O", sort=layers, title="layer"))
+    # labelOverlap: 16 heads in a 400-px column or 24 layers in 420 px thin their labels, never overlap
+    return (alt.X("head:O", sort=heads, title="head", axis=alt.Axis(labelAngle=0, labelOverlap="greedy")),
+            alt.Y("layer:O", sort=layers, title="layer", axis=alt.Axis(labelOverlap="greedy")))
 
 
-def _cell_size(df: pd.DataFrame, width: int | None, height: int | None) -> tuple[int, int]:
-    n_heads, n_layers = df["head"].nunique(), df["layer"].nunique()
-    return width or max(160, min(34 * n_heads, 520)), height or max(120, min(30 * n_layers, 420))
+def _heat_layout(df: pd.DataFrame, width: int | None, height: int | None) -> tuple[dict, alt.AutoSizeParams]:
+    """Plot size and autosize of a layer x head heatmap: as wide as its column (fit-x) unless `width`
+    is given; 30 px a layer up to 420 px (24 layers: 17.5 px)."""
+    n_layers = df["layer"].nunique()
+    props = {"height": height or max(120, min(30 * n_layers, 420))}
+    if width:
+        props["width"] = width
+    return props, (PAD if width else FIT_X)
+
+
+def _heat_legend(title: str) -> alt.Legend:
+    # below the plot: a legend on the right would take ~90 px from a 400-px column
+    return alt.Legend(title=title, orient="bottom", direction="horizontal", gradientLength=200)
 
 
 def entropy_heatmap(df: pd.DataFrame, value: str = "entropy", title: str = "", domain: list | None = None,
@@ -61,13 +72,13 @@ def entropy_heatmap(df: pd.DataFrame, value: str = "entropy", title: str = "", d
     x, y = _heat_axes(df)
     legend_title = "entropy / log n" if value.endswith("norm") else "entropy (nats)"
     scale = alt.Scale(scheme="viridis", domain=domain) if domain else alt.Scale(scheme="viridis")
-    w, h = _cell_size(df, width, height)
+    props, autosize = _heat_layout(df, width, height)
     chart = alt.Chart(df, title=title or alt.Undefined).mark_rect().encode(
         x=x, y=y,
-        color=alt.Color(f"{value}:Q", scale=scale, title=legend_title),
+        color=alt.Color(f"{value}:Q", scale=scale, legend=_heat_legend(legend_title)),
         tooltip=["layer:O", "head:O", alt.Tooltip(f"{value}:Q", format=".3f")],
-    ).properties(width=w, height=h)
-    return _done(chart)
+    ).properties(**props)
+    return _done(chart, autosize)
 
 
 def entropy_diff_heatmap(df: pd.DataFrame, title: str = "", value_title: str = "Δ entropy",
@@ -75,13 +86,14 @@ def entropy_diff_heatmap(df: pd.DataFrame, title: str = "", value_title: str = "
     """Difference of two models' attention entropy per layer and head, diverging around 0."""
     x, y = _heat_axes(df)
     m = float(df["diff"].abs().max() or 1e-9)
-    w, h = _cell_size(df, width, height)
+    props, autosize = _heat_layout(df, width, height)
     chart = alt.Chart(df, title=title or alt.Undefined).mark_rect().encode(
         x=x, y=y,
-        color=alt.Color("diff:Q", scale=alt.Scale(scheme="blueorange", domain=[-m, m], domainMid=0), title=value_title),
+        color=alt.Color("diff:Q", scale=alt.Scale(scheme="blueorange", domain=[-m, m], domainMid=0),
+                        legend=_heat_legend(value_title)),
         tooltip=["layer:O", "head:O", alt.Tooltip("diff:Q", format="+.3f")],
-    ).properties(width=w, height=h)
-    return _done(chart)
+    ).properties(**props)
+    return _done(chart, autosize)
 
 
 def similarity_lines(df: pd.DataFrame, title: str = "", height: int = 260) -> alt.Chart:
