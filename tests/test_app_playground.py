@@ -413,8 +413,12 @@ def test_chart_builders_encode_what_they_are_given():
     diff = pd.DataFrame({"layer": [0, 0, 1, 1], "head": [0, 1, 0, 1], "diff": [0.1, -0.4, 0.2, 0.0]})
     spec = charts.entropy_diff_heatmap(diff).to_dict()
     assert spec["encoding"]["color"]["scale"]["domain"] == [-0.4, 0.4]  # symmetric around 0
-    assert spec["encoding"]["color"]["scale"]["domainMid"] == 0 and spec["autosize"]["type"] == "pad"
+    # as wide as its column (fit-x) with its legend below, unless a fixed width is asked for
+    assert spec["encoding"]["color"]["scale"]["domainMid"] == 0 and spec["autosize"]["type"] == "fit-x"
+    assert spec["encoding"]["color"]["legend"]["orient"] == "bottom" and "width" not in spec
     assert spec["encoding"]["y"]["sort"] == [0, 1]  # layer 0 on top
+    fixed = charts.entropy_diff_heatmap(diff, width=300).to_dict()
+    assert fixed["autosize"]["type"] == "pad" and fixed["width"] == 300
 
 
 def test_examples_from_a_file_under_data_and_never_outside(models_dir, tmp_path, monkeypatch):
