@@ -153,6 +153,9 @@ def load_checkpoint(source: str | Path, *, device: str = "cpu", assume_xnli_orde
             f"UNTRAINED HEAD: {name}'s classifier weights were not in the checkpoint and were randomly "
             "initialised; its predictions are noise, and comparing against it is meaningless"
         )
+    from .tokcheck import tokenizer_problems
+
+    warnings += tokenizer_problems(tokenizer, model.get_input_embeddings().num_embeddings, name)
     return Checkpoint(name=name, source=path, model=model, tokenizer=tokenizer, meta=read_meta(path) if local else {},
                       label_order=order, untrained_head=bool(missing), family=family, warnings=warnings)
 

@@ -93,6 +93,10 @@ def run_models(paths: list[str], premise: str, hypothesis: str) -> list[Run]:
 
 
 def render_notices(runs: list[Run], premise: str, hypothesis: str) -> None:
+    for r in runs:  # found on load (e.g. a tokenizer that is not the model's); the untrained head has its card
+        for w in getattr(r.ckpt, "warnings", []):
+            if not w.startswith("UNTRAINED HEAD"):
+                st.warning(f"**{r.name}**: {w}", icon="⚠️")
     for r in runs:
         if r.cache.truncated[0]:
             st.warning(f"**{r.name}**: this pair is longer than the model's limit of {r.ckpt.max_length} tokens; "
