@@ -67,14 +67,15 @@ st.caption(f"Showing {', '.join(ev.models)} on {E.data_label(params['data'])}, l
 
 figs = E.evaluation_figures(ev)
 st.header("Accuracy")
-st.dataframe(E.accuracy_table(ev), hide_index=True, key="ev_acc_table")
+acc_table = E.accuracy_table(ev)
+st.dataframe(acc_table, hide_index=True, key="ev_acc_table", column_config=E.accuracy_config(acc_table))
 for f in figs["Accuracy"]:
     E.show_figure(f, f"ev_{f.key}")
 st.header("Which labels suffer")
 for f in figs["Labels"]:
     E.show_figure(f, f"ev_{f.key}")
 st.header("Calibration")
-st.dataframe(E.calibration_table(ev), hide_index=True, key="ev_cal_table")
+st.dataframe(E.calibration_table(ev), hide_index=True, key="ev_cal_table", column_config=E.CALIBRATION_CONFIG)
 for f in figs["Calibration"]:
     E.show_figure(f, f"ev_{f.key}")
 

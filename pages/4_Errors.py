@@ -38,13 +38,15 @@ errors = E.errors_frame(ev)
 st.caption(f"{len(errors)} errors in {len(ev.predictions)} predictions ({', '.join(ev.models)} on "
            f"{E.data_label(params['data'])})")
 
-c = st.columns([2, 2, 2, 2, 2, 3])
-models = c[0].multiselect("Model", list(ev.models), key="err_models")
-langs = c[1].multiselect("Language", ev.langs, key="err_langs")
-gold = c[2].multiselect("Gold", list(LABELS), key="err_gold")
-pred = c[3].multiselect("Predicted", list(LABELS), key="err_pred")
-min_conf = c[4].slider("Min confidence", 0.0, 1.0, 0.0, 0.05, key="err_conf")
-text = c[5].text_input("Search text or id", key="err_text")
+# two rows: six filters side by side left ~130 px each at 1280 px ("Choose o…", chosen chips hidden)
+c = st.columns(4)
+models = c[0].multiselect("Model", list(ev.models), key="err_models", placeholder="any model")
+langs = c[1].multiselect("Language", ev.langs, key="err_langs", placeholder="any language")
+gold = c[2].multiselect("Gold", list(LABELS), key="err_gold", placeholder="any label")
+pred = c[3].multiselect("Predicted", list(LABELS), key="err_pred", placeholder="any label")
+c = st.columns([1, 2])
+min_conf = c[0].slider("Min confidence", 0.0, 1.0, 0.0, 0.05, key="err_conf", format="percent")
+text = c[1].text_input("Search text or id", key="err_text")
 view = E.filter_errors(errors, models, langs, gold, pred, min_conf, text)
 if view.empty:
     st.info("No errors match these filters." if len(errors) else "No errors at all: every prediction is right.")
@@ -52,7 +54,7 @@ if view.empty:
 
 event = st.dataframe(view, key="err_table", on_select="rerun", selection_mode="single-row", hide_index=True,
                      height=360, column_config={"confidence": st.column_config.ProgressColumn(
-                         "confidence", format="%.2f", min_value=0.0, max_value=1.0)})
+                         "confidence", format="percent", min_value=0.0, max_value=1.0)})
 rows = event.selection.rows if event is not None else []
 if rows:
     i = rows[0]

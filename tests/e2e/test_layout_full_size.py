@@ -16,7 +16,10 @@ import pytest
 LANGS = ["en", "hi", "fr", "es"]
 SIZES = {"base": dict(layers=12, heads=12, hidden=48), "large": dict(layers=24, heads=16, hidden=48)}
 VIEWPORTS = {"projector": (1280, 800), "monitor": (1600, 1000)}
-PAGES = ["", "Evaluation", "Errors", "Language_Neurons", "Attributions", "Tokenizers"]
+# Errors first: its button evaluates the selected models on the bundled sample, so Errors and
+# Evaluation are checked with their tables and charts; Attributions is checked after its Run
+PAGES = ["", "Errors", "Evaluation", "Language_Neurons", "Attributions", "Tokenizers"]
+RUN_BUTTONS = {"Errors": "Evaluate the selected models on the bundled sample", "Attributions": "Run"}
 TABS = ["Attention entropy", "Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz", "Language neurons"]
 # a 64-token-ish pair: long enough for the attention views to be crowded
 PREMISE = ("A young boy in a red shirt is eating a green apple on a wooden bench in the city park while his "
@@ -44,7 +47,7 @@ OVERFLOW_JS = """() => {
   }
   for (const f of document.querySelectorAll('iframe')) {  // bertviz draws an SVG of its own width
     const doc = f.contentDocument, r = f.getBoundingClientRect();
-    if (!doc || r.width === 0) continue;
+    if (!doc || !doc.body || r.width === 0) continue;  // cross-origin, or still loading
     const inner = doc.documentElement.scrollWidth * (parseFloat(doc.body.style.zoom) || 1);
     if (doc.documentElement.scrollWidth > doc.documentElement.clientWidth + 2)
       bad.push(`${name(f)}: frame content ${Math.round(inner)} px scrolls sideways in ${Math.round(r.width)} px`);
@@ -113,6 +116,11 @@ def test_every_page_fits(_browser, full_app, e2e, size, n_models, viewport):
                 e2e.shoot(page, f"full_{size}_playground_entropy")
         for path in PAGES:
             e2e.goto(page, path, models=models)
+            button = page.get_by_role("button", name=RUN_BUTTONS.get(path, "-"), exact=True)
+            if path in RUN_BUTTONS and button.count():
+                button.click()
+                page.wait_for_timeout(500)
+                e2e.wait_idle(page, timeout_ms=600_000)
             _check(page, f"{size} x{n_models} {viewport} page /{path}", problems)
             if shots and size == "base":
                 e2e.shoot(page, f"full_{size}_{path or 'Home'}")
