@@ -53,8 +53,15 @@ if view.empty:
     st.stop()
 
 event = st.dataframe(view, key="err_table", on_select="rerun", selection_mode="single-row", hide_index=True,
-                     height=360, column_config={"confidence": st.column_config.ProgressColumn(
-                         "confidence", format="percent", min_value=0.0, max_value=1.0)})
+                     height=360, width="stretch",
+                     # the picked row's premise and hypothesis are shown in full below: the table keeps
+                     # the premise as a cue and fits 790 px (hypothesis and length stay in the data/CSV)
+                     column_order=["model", "lang", "id", "gold", "predicted", "confidence", "premise"],
+                     column_config={
+                         "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0.0,
+                                                                       max_value=1.0, width="small"),
+                         "premise": st.column_config.TextColumn(width="medium"),  # truncated; hover for all
+                         **{c: st.column_config.Column(width="small") for c in ("lang", "id")}})
 rows = event.selection.rows if event is not None else []
 if rows:
     i = rows[0]
@@ -68,7 +75,9 @@ r = view.iloc[i]
 st.subheader(f"{r['id']} ({r['lang']}): {r['model']} said {r['predicted']} ({r['confidence']:.0%}), gold {r['gold']}")
 st.markdown(f"**Premise:** {r['premise']}  \n**Hypothesis:** {r['hypothesis']}")
 st.markdown("**The same pair in every evaluated language** (✓ right, ✗ wrong; confidence in brackets)")
-st.dataframe(E.parallel_frame(ev, r["id"]), hide_index=True, key="err_parallel")
+st.dataframe(E.parallel_frame(ev, r["id"]), hide_index=True, key="err_parallel", width="stretch",
+             column_config={"premise": st.column_config.TextColumn(width="medium"),
+                            "hypothesis": st.column_config.TextColumn(width="medium")})
 if st.button("Open this pair in the Playground", key="err_playground", type="primary"):
     with user_errors():
         open_in_playground(params["models"], r["premise"], r["hypothesis"])

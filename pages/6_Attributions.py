@@ -94,7 +94,7 @@ for path, res in results.items():  # one model under another: six table columns 
                  f"of {res['target']} as with all of them (S0 = 1), and both are divided by 1 − S0. Try another "
                  "pair; the dataset-scale means below leave such pairs out.")
     col.dataframe(table, hide_index=True, key=f"attr_faith_{name}", width="stretch",
-                  column_config={"note": st.column_config.TextColumn(width="large"),
+                  column_config={"note": st.column_config.TextColumn(width="medium"),
                                  **{c: st.column_config.NumberColumn(format="%.3f", width="small")
                                     for c in table.columns[1:5]}})
     if len(res["per_ratio"]):
