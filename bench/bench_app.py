@@ -404,14 +404,20 @@ def browser_weight(models_dir: Path, names, pair, long_pairs, app_root: Path = R
             idle(entropy)
             return got["n"]
 
+        say = lambda *a: print("[weight]", *a, file=sys.stderr, flush=True)  # noqa: E731
+        say(f"first view {out['first_view']:.1f}s")
         out["new_pair"] = type_pair(*pair)
+        say("new pair", out["new_pair"])
         for tab in ("Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz", "Language neurons"):
             got["n"] = 0
             page.get_by_role("tab", name=tab).click()
             idle()
             out["tabs"][tab] = got["n"]
+            say(tab, got["n"])
         # bertviz model view (default: the last 3 layers): draw time measured in the frame
         out["bertviz"] = {}
+        page.get_by_role("tab", name="bertviz").click()
+        idle()
         for kind in ("head", "model"):
             t1 = time.perf_counter()
             page.get_by_text(f"{kind} view", exact=True).click()
@@ -426,6 +432,7 @@ def browser_weight(models_dir: Path, names, pair, long_pairs, app_root: Path = R
             out["bertviz"][kind] = {"draw_ms": draw,
                                     "click_to_drawn": time.perf_counter() - t1,
                                     "svg_nodes": frame.evaluate("() => document.querySelectorAll('svg *').length")}
+            say("bertviz", kind, out["bertviz"][kind])
         page.get_by_role("tab", name="Attention entropy").click()
         idle(entropy)
         for p, h in long_pairs:  # 20 long pairs: memory must stay bounded
