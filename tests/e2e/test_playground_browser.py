@@ -172,6 +172,9 @@ def test_two_tabs_at_once_keep_their_own_pairs(e2e, _browser, app_url, _warm_app
             conf = [pg.locator(f".st-key-pg_card_{i}").get_by_text("confidence").inner_text().strip() for i in range(2)]
             assert conf == [f"confidence {max(m['probs'].values()):.1%}" for m in ref]
             # labels and confidences can coincide between two pairs (random test models): the tokens cannot
+            pg.get_by_role("tab", name="Tokens").click()  # only the open tab is drawn
+            pg.locator(".st-key-pg_tokens_0 .tok").first.wait_for()
+            e2e.wait_idle(pg)
             shown[name] = [t.strip() for t in pg.locator(".st-key-pg_tokens_0 .tok").all_text_contents()]
             assert shown[name] == [t.replace("▁", "␣") for t in ref[0]["tokens"]]
         assert shown["en"] != shown["hi"]
