@@ -75,9 +75,16 @@ r = view.iloc[i]
 st.subheader(f"{r['id']} ({r['lang']}): {r['model']} said {r['predicted']} ({r['confidence']:.0%}), gold {r['gold']}")
 st.markdown(f"**Premise:** {r['premise']}  \n**Hypothesis:** {r['hypothesis']}")
 st.markdown("**The same pair in every evaluated language** (✓ right, ✗ wrong; confidence in brackets)")
-st.dataframe(E.parallel_frame(ev, r["id"]), hide_index=True, key="err_parallel", width="stretch",
-             column_config={"premise": st.column_config.TextColumn(width="medium"),
-                            "hypothesis": st.column_config.TextColumn(width="medium")})
+parallel = E.parallel_frame(ev, r["id"])
+texts = ["premise", "hypothesis"]
+wide = len(parallel.columns) - 4 > 2  # 3-4 models: predictions and texts as two tables, each fits 790 px
+st.dataframe(parallel, hide_index=True, key="err_parallel", width="stretch",
+             column_order=[c for c in parallel.columns if not (wide and c in texts)],
+             column_config={"lang": st.column_config.Column(width="small"),
+                            **{t: st.column_config.TextColumn(width="medium") for t in texts}})
+if wide:
+    st.dataframe(parallel, hide_index=True, key="err_parallel_texts", width="stretch",
+                 column_order=["lang", *texts], column_config={"lang": st.column_config.Column(width="small")})
 if st.button("Open this pair in the Playground", key="err_playground", type="primary"):
     with user_errors():
         open_in_playground(params["models"], r["premise"], r["hypothesis"])
