@@ -77,7 +77,7 @@ st.markdown(f"**Premise:** {r['premise']}  \n**Hypothesis:** {r['hypothesis']}")
 st.markdown("**The same pair in every evaluated language** (✓ right, ✗ wrong; confidence in brackets)")
 parallel = E.parallel_frame(ev, r["id"])
 texts = ["premise", "hypothesis"]
-wide = len(parallel.columns) - 4 > 2  # 3-4 models: predictions and texts as two tables, each fits 790 px
+wide = len(parallel.columns) - 4 > 1  # 2+ models: predictions and texts as two tables, each fits 790 px
 st.dataframe(parallel, hide_index=True, key="err_parallel", width="stretch",
              column_order=[c for c in parallel.columns if not (wide and c in texts)],
              column_config={"lang": st.column_config.Column(width="small"),
