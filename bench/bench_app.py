@@ -1,13 +1,15 @@
 """Playground latency on two full-size xlm-roberta-base architectures (random weights).
 
     python bench/bench_app.py [--tokens 64] [--repeats 5] [--no-browser]
+    python bench/bench_app.py --weight-only [--app-root OTHER_CHECKOUT]   # bytes per rerun, bertviz, RSS
 
 Measured in one run, against baselines measured in the same run:
   baseline   two bare forwards: plain AutoModelForSequenceClassification (default sdpa attention,
              logits only), one per model, on the same ~64-token pair;
   mlt        the Playground from a new pair ("pressing enter") to ALL views rendered: one script run
              draws the predictions and every tab (entropy, similarity, tokens, attention pattern,
-             bertviz, language neurons) from the two cached forwards; then the cost of opening another
+             bertviz, language neurons) from the two cached forwards (a run draws the open tab only, so
+             each tab is timed as its own rerun); then the cost of opening another
              tab (a fragment rerun that recomputes nothing). AppTest timing (in-process script runs:
              no browser, no websocket) and, when /usr/bin/chromium exists, a real browser (typing +
              Ctrl+Enter until the open tab is drawn, then each tab clicked until its view is visible;
@@ -39,7 +41,7 @@ from common import full_size_xlmr, pair_of_length  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 TABS_AFTER_FIRST = ["Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz"]
-N_CHARTS = 8  # 2 probability bars, 2 entropy heatmaps + their difference, similarity, 2 attention patterns
+N_CHARTS = 5  # a run draws the open tab only: 2 probability bars, 2 entropy heatmaps + their difference
 SUBJECTS = ["someone", "a person", "nobody", "the boy", "a girl", "the man", "a child", "the woman", "people"]
 
 
@@ -132,7 +134,7 @@ def apptest_playground(models_dir: Path, names, pairs, base: BareForwards) -> di
         assert len(at.metric) == 2 and not at.exception, (at.exception, [e.value for e in at.error])
         shown = {"charts": len(at.get("vega_lite_chart")), "bertviz": len(at.get("iframe")),
                  "token chips": sum('class="tok ' in e.proto.body for e in at.get("html"))}
-        assert shown == {"charts": N_CHARTS, "bertviz": 1, "token chips": 2}, shown  # every view, one run
+        assert shown == {"charts": N_CHARTS, "bertviz": 0, "token chips": 0}, shown  # the open tab only
         for tab in TABS_AFTER_FIRST:
             at.session_state["pg_view"] = tab
             t1 = time.perf_counter()
@@ -196,8 +198,8 @@ URL_HAS = "(h) => new URLSearchParams(location.search).get('hypothesis') === h"
 
 
 @contextmanager
-def served(script: str, cwd: Path, env: dict):
-    """`streamlit run script` headless on a free port; yields its URL; stopped on exit."""
+def served(script: str, cwd: Path, env: dict, procs: list | None = None):
+    """`streamlit run script` headless on a free port; yields its URL; stopped on exit (procs: gets the Popen)."""
     import signal
     import socket
     import subprocess
@@ -211,6 +213,8 @@ def served(script: str, cwd: Path, env: dict):
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                             cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
+    if procs is not None:
+        procs.append(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -338,6 +342,106 @@ def browser_playground(models_dir: Path, names, pairs, base: BareForwards) -> di
     return out
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the Streamlit server), MB."""
+    import subprocess
+
+    pids = [str(pid)] + subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def browser_weight(models_dir: Path, names, pair, long_pairs, app_root: Path = ROOT) -> dict | None:
+    """Bytes the server sends per rerun (websocket frames), time to first view, bertviz draw time, server RSS.
+
+    app_root: the app to serve (another checkout measures "before")."""
+    import urllib.parse
+
+    if not CHROMIUM.exists():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    out: dict = {"tabs": {}}
+    procs: list = []
+    env = {**os.environ, "MLT_MODELS_DIR": str(models_dir), "PYTHONPATH": str(app_root)}
+    with served("app.py", app_root, env, procs) as url, sync_playwright() as pw:
+        browser, page = chromium_page(pw)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        got = {"n": 0}
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: got.__setitem__("n", got["n"] + len(f))))
+
+        def idle(selector: str | None = None) -> None:
+            page.wait_for_function(f"({STATE_JS})() === 'notRunning'", polling=20)
+            if selector:
+                page.locator(selector).first.wait_for()
+            page.wait_for_timeout(300)
+            page.wait_for_function(f"({STATE_JS})() === 'notRunning'", polling=20)
+
+        entropy = ".st-key-pg_entropy_chart_1 canvas, .st-key-pg_entropy_chart_1 svg"
+        q = urllib.parse.urlencode({"models": list(names), "premise": pair[0], "hypothesis": "warm up"}, doseq=True)
+        t = time.perf_counter()
+        page.goto(f"{url}/Playground?{q}")
+        page.locator(".st-key-pg_card_1 [data-testid='stMetricValue']").wait_for()
+        idle(entropy)
+        out["first_view"] = time.perf_counter() - t
+        out["rss_first"] = rss_mb(procs[0].pid)
+
+        def type_pair(p: str, h: str) -> int:
+            for label, text in (("Premise", p), ("Hypothesis (Ctrl+Enter to run)", h)):
+                box = page.get_by_label(label)
+                if box.input_value() != text:
+                    box.fill(text)
+            got["n"] = 0
+            page.get_by_label("Hypothesis (Ctrl+Enter to run)").press("Control+Enter")
+            page.wait_for_function(URL_HAS, arg=h, polling=10)
+            idle(entropy)
+            return got["n"]
+
+        say = lambda *a: print("[weight]", *a, file=sys.stderr, flush=True)  # noqa: E731
+        say(f"first view {out['first_view']:.1f}s")
+        out["new_pair"] = type_pair(*pair)
+        say("new pair", out["new_pair"])
+        for tab in ("Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz", "Language neurons"):
+            got["n"] = 0
+            page.get_by_role("tab", name=tab).click()
+            idle()
+            out["tabs"][tab] = got["n"]
+            say(tab, got["n"])
+        # bertviz model view (default: the last 3 layers): draw time measured in the frame
+        out["bertviz"] = {}
+        page.get_by_role("tab", name="bertviz").click()
+        idle()
+        for kind in ("head", "model"):
+            t1 = time.perf_counter()
+            page.get_by_text(f"{kind} view", exact=True).click()
+            idle()
+            page.frame_locator("iframe[title^='bertviz']").locator("svg text").first.wait_for()
+            frame = [f for f in page.frames if f.url == "about:srcdoc"][-1]
+            try:  # this app's shim records its draw time; an older checkout's does not
+                frame.wait_for_function("() => window.mltDrawMs !== undefined", polling=20, timeout=30_000)
+                draw = frame.evaluate("() => window.mltDrawMs")
+            except Exception:  # noqa: BLE001
+                draw = float("nan")
+            out["bertviz"][kind] = {"draw_ms": draw,
+                                    "click_to_drawn": time.perf_counter() - t1,
+                                    "svg_nodes": frame.evaluate("() => document.querySelectorAll('svg *').length")}
+            say("bertviz", kind, out["bertviz"][kind])
+        page.get_by_role("tab", name="Attention entropy").click()
+        idle(entropy)
+        for p, h in long_pairs:  # 20 long pairs: memory must stay bounded
+            type_pair(p, h)
+        out["rss_long"] = rss_mb(procs[0].pid)
+        browser.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=64)
@@ -345,6 +449,11 @@ def main() -> None:
     ap.add_argument("--models-dir", default=os.environ.get("MLT_BENCH_MODELS", "/tmp/mlt-bench-app-models"),
                     help="where the two random full-size checkpoints are built (kept for reuse)")
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium timing")
+    ap.add_argument("--weight-only", action="store_true",
+                    help="only the browser weight run: bytes per rerun, first view, bertviz draw, RSS")
+    ap.add_argument("--app-root", default=str(ROOT), help="the checkout to serve for the weight run (before/after)")
+    ap.add_argument("--long-tokens", type=int, default=400)
+    ap.add_argument("--long-pairs", type=int, default=20)
     args = ap.parse_args()
 
     import torch
@@ -359,6 +468,22 @@ def main() -> None:
     pairs = variants(*pair_of_length(tok, args.tokens), args.repeats + 1)
     n_tok = [len(tok(*p)["input_ids"]) for p in pairs]
 
+    if args.weight_only:
+        longs = variants(*pair_of_length(tok, args.long_tokens), args.long_pairs)
+        w = browser_weight(models_dir, names, pairs[1], longs, Path(args.app_root))
+        print(f"\n### Playground weight: 2 x xlm-roberta-base architecture, {n_tok[1]}-token pair, app at "
+              f"{args.app_root}, 1280 x 800\n")
+        print("| measurement | value |\n|---|---|")
+        print(f"| time to first view (open the Playground link -> cards + entropy drawn) | {w['first_view']:.1f} s |")
+        print(f"| bytes sent: new {n_tok[1]}-token pair (Ctrl+Enter -> run finished) | {w['new_pair'] / 1e6:.2f} MB |")
+        for tab, b in w["tabs"].items():
+            print(f"| bytes sent: then click tab {tab} | {b / 1e6:.3f} MB |")
+        for kind, v in w["bertviz"].items():
+            print(f"| bertviz {kind} view (last 3 layers): draw in the frame / click -> drawn / SVG nodes | "
+                  f"{v['draw_ms']:.0f} ms / {v['click_to_drawn']:.1f} s / {v['svg_nodes']:,} |")
+        print(f"| server RSS after first view / after {args.long_pairs} more {args.long_tokens}-token pairs | "
+              f"{w['rss_first']:.0f} MB / {w['rss_long']:.0f} MB |")
+        return
     baseline = BareForwards(paths)
     sizes = bertviz_sizes(paths[0], pairs[1])
     app = apptest_playground(models_dir, names, pairs, baseline)

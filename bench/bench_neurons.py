@@ -124,6 +124,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "mlt-bench-xlmr-base"))
+    ap.add_argument("--no-mem", action="store_true", help="throughput only (skip the fresh-process memory runs)")
     ap.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
@@ -150,9 +151,9 @@ def main() -> None:
     tps = {k: tokens / min(v) for k, v in wall.items()}
     cps = {k: tokens / min(v) for k, v in cpu.items()}  # tokens per CPU second
     # two fresh processes per size: the allocator's peak varies by ~100 MiB from run to run
-    small = [mem(path, args.mem_lines, args.batch_size) for _ in range(2)]
-    large = [mem(path, 10 * args.mem_lines, args.batch_size) for _ in range(2)]
-    cap = [mem(path, args.mem_lines, args.batch_size, "capture")]
+    small = [] if args.no_mem else [mem(path, args.mem_lines, args.batch_size) for _ in range(2)]
+    large = [] if args.no_mem else [mem(path, 10 * args.mem_lines, args.batch_size) for _ in range(2)]
+    cap = [] if args.no_mem else [mem(path, args.mem_lines, args.batch_size, "capture")]
     mb = lambda kb: kb / 1024  # noqa: E731
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, xlm-roberta-base architecture (eager), "
           f"batch {args.batch_size} x {MAX_LEN} tokens, {args.lines} lines = {tokens} tokens, best of {args.repeat}\n")
@@ -171,7 +172,8 @@ def main() -> None:
             print(f"| {name} | {n} | {r['tokens']} | {mb(r['after_load_kb']):.0f} | {mb(r['peak_kb']):.0f} | "
                   f"{mb(r['peak_kb'] - r['after_load_kb']):.0f} |")
     growth = lambda rs: max(mb(r["peak_kb"] - r["after_load_kb"]) for r in rs)  # noqa: E731
-    print(f"\nworst growth while counting: {growth(small):.0f} MiB (1x) vs {growth(large):.0f} MiB (10x corpus)")
+    if not args.no_mem:
+        print(f"\nworst growth while counting: {growth(small):.0f} MiB (1x) vs {growth(large):.0f} MiB (10x corpus)")
 
 
 if __name__ == "__main__":

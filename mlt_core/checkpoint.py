@@ -17,6 +17,7 @@ from typing import Any, Callable
 from .errors import MltError
 from .io import REPO_ROOT, atomic_dir
 from .labels import LABELS, label_order
+from .tokcheck import tokenizer_problems
 
 META_FILE = "mlt.json"
 MODELS_DIR = Path(os.environ.get("MLT_MODELS_DIR", REPO_ROOT / "models"))
@@ -217,9 +218,11 @@ def load_checkpoint(source: str | Path, *, device: str = "cpu", assume_xnli_orde
     name = Path(path).name if local else path
     meta = read_meta(path) if local else {}
     noise = noise_warning(name, meta, head_missing=bool(missing))
+    warnings = [noise] if noise else []
+    warnings += tokenizer_problems(loaded.tokenizer, model.get_input_embeddings().num_embeddings, name)
     return Checkpoint(name=name, source=path, model=model, tokenizer=loaded.tokenizer, meta=meta,
                       label_order=orders[0], untrained_head=bool(missing), family=family_of(loaded.config),
-                      warnings=[noise] if noise else [])
+                      warnings=warnings)
 
 
 DECODER_TYPES = {"bloom", "qwen2", "qwen3", "llama", "mistral", "gpt2", "gpt_neox", "gemma", "gemma2", "phi3"}

@@ -34,11 +34,17 @@ def counting_hooks(model, over_zero: torch.Tensor, state: dict):
     the hooks act only for this call (forward.owned_hooks).
     """
     def hook(mod, inp, out, l):
-        fired = (out > 0).reshape(-1, out.shape[-1])  # [batch * seq, d_ff] bool
-        if fired.device.type == "cpu":
-            over_zero[l] += (state["mask"] @ fired.to(torch.float32)).to(torch.int64)  # [d_ff]
+        flat = out.reshape(-1, out.shape[-1])  # [batch * seq, d_ff]
+        if flat.device.type == "cpu":
+            # the 0/1 matrix written straight into one reused float32 buffer (no bool tensor, no
+            # cast, no allocation per layer): 5x cheaper than (out > 0).to(float32) at base size
+            buf = state.get("buf")
+            if buf is None or buf.shape != flat.shape:
+                buf = state["buf"] = torch.empty(flat.shape, dtype=torch.float32)
+            torch.gt(flat, 0, out=buf)
+            over_zero[l] += (state["mask"] @ buf).to(torch.int64)  # [d_ff]
         else:  # accelerators may round float matmuls (TF32): an integer sum there
-            over_zero[l] += fired[state["mask"].bool()].sum(0)
+            over_zero[l] += (flat > 0)[state["mask"].bool()].sum(0)
 
     # owned: a Playground forward from another session through the same shared model is not counted
     with owned_hooks([(ffn.act, partial(hook, l=l)) for l, ffn in enumerate(ffn_layers(model))]):

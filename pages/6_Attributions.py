@@ -11,6 +11,7 @@ from ui.download import figure_downloads
 from ui.guard import user_errors
 from ui.links import ensure_app_router
 from ui.models import selected_models
+from ui.progress import cancelled
 
 ensure_app_router()
 st.title("Attributions")
@@ -49,11 +50,23 @@ if not methods:
     st.info("Pick at least one method.")
     st.stop()
 
-with user_errors():
-    results = {p: A.pair_result(p, premise, hypothesis, tuple(methods), None if target == "predicted" else target,
-                                int(steps), convention=convention) for p in paths}
+# computed on a button (71 s for two base models at full size), with progress, estimate and Cancel
+pair_key = (tuple(paths), premise, hypothesis, tuple(methods), target, int(steps), convention)
+run = st.button("Run", type="primary", key="attr_run", help="Attribute and score faithfulness for every model")
+results = {}
+if cancelled("attr_cancel"):
+    st.info("Cancelled. Models already finished are cached: **Run** resumes.")
+elif run or st.session_state.get("attr_done") == pair_key:
+    with user_errors():
+        results = A.run_pairs(paths, premise, hypothesis, tuple(methods), None if target == "predicted" else target,
+                              int(steps), cancel_key="attr_cancel", convention=convention)
+        st.session_state["attr_done"] = pair_key
+else:
+    st.info(f"Press **Run** to attribute this pair with {len(methods)} methods for {len(paths)} models "
+            "(seconds on small models; about a minute for two base-size models on a CPU).")
 
-st.html(legend_html())
+if results:
+    st.html(legend_html())
 for col, (path, res) in zip(st.columns(len(paths)), results.items()):
     col.subheader(A.model_name(path))
     probs = "  ".join(f"{k} {v:.2f}" for k, v in res["probs"].items())
@@ -69,11 +82,13 @@ for col, (path, res) in zip(st.columns(len(paths)), results.items()):
         rows = res["scores"][res["scores"]["method"] == m]
         col.html(chips_html(rows, absolute=absolute, label=m))
 
-st.header("Faithfulness of this pair")
-st.caption(f"Convention: **{convention}** ({CONVENTIONS[convention]}).")
-metric = st.radio("Curve", list(METRICS)[:2], horizontal=True, key="attr_curve",
-                  format_func=lambda m: METRICS[m].replace(" (AOPC)", " per rationale size"))
-for col, (path, res) in zip(st.columns(len(paths)), results.items()):
+if results:
+    st.header("Faithfulness of this pair")
+    st.caption(f"Convention: **{convention}** ({CONVENTIONS[convention]}).")
+    metric = st.radio("Curve", list(METRICS)[:2], horizontal=True, key="attr_curve",
+                      format_func=lambda m: METRICS[m].replace(" (AOPC)", " per rationale size"))
+for path, res in results.items():  # one model under another: six table columns do not fit a quarter screen
+    col = st.container(key=f"attr_faith_box_{A.model_name(path)}")
     name = A.model_name(path)
     col.markdown(f"**{name}**: p({res['target']}) = {res['probs'][res['target']]:.3f}, "
                  f"S0 = {res['summary']['S0'].dropna().iloc[0]:.3f}" if res["summary"]["S0"].notna().any() else name)
@@ -84,8 +99,10 @@ for col, (path, res) in zip(st.columns(len(paths)), results.items()):
                  f"of {res['target']} as with all of them (S0 = 1), and both are divided by 1 − S0. "
                  + ("The reference convention scores it anyway, with S0 − 1e-4 (so 0 or 1)." if convention == "reference"
                     else "Try another pair; the dataset-scale means below leave such pairs out."))
-    col.dataframe(table, hide_index=True, key=f"attr_faith_{name}",
-                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:5]})
+    col.dataframe(table, hide_index=True, key=f"attr_faith_{name}", width="stretch",
+                  column_config={"note": st.column_config.TextColumn(width="medium"),
+                                 **{c: st.column_config.NumberColumn(format="%.3f", width="small")
+                                    for c in table.columns[1:5]}})
     if len(res["per_ratio"]):
         chart = faithfulness_lines(res["per_ratio"], metric)
         col.altair_chart(chart, width="stretch", key=f"attr_curve_{name}")

@@ -51,9 +51,14 @@ st.caption(f"Words: **{word_def}**, {WORD_DEFINITIONS[word_def]}.")
 
 chart = fertility_bars(fert, measure)
 st.altair_chart(chart, width="stretch", key="tok_chart")
-st.dataframe(fert, hide_index=True, key="tok_table",
-             column_config={c: st.column_config.NumberColumn(format="%.3f")
-                            for c in ("fertility", "subwords_per_100_chars", "unk_rate", "split_share")})
+# the measures only (raw counts are in the CSV): 12 columns ran past a projector's column
+st.dataframe(fert, hide_index=True, key="tok_table", width="stretch",
+             column_order=["tokenizer", "lang", "words", "fertility", "subwords_per_100_chars", "unk_rate",
+                           "split_share"],
+             column_config={"fertility": st.column_config.NumberColumn("subwords / word", format="%.2f"),
+                            "subwords_per_100_chars": st.column_config.NumberColumn("per 100 chars", format="%.1f"),
+                            "unk_rate": st.column_config.NumberColumn("unknown", format="percent"),
+                            "split_share": st.column_config.NumberColumn("words split", format="percent")})
 figure_downloads(chart, fert, "fertility", key="tok_dl")
 
 st.header("Fertility vs faithfulness")

@@ -129,18 +129,21 @@ def test_tokens_show_every_subword_and_the_boundary(models_dir):
     assert segs.count("premise") > 0 and segs.count("hypothesis") > 0
 
 
-def test_every_view_is_drawn_in_the_run_after_enter(models_dir):
-    """One run after a new pair draws every tab (a click on a tab then shows a finished view)."""
+def test_a_run_draws_only_the_open_tab(models_dir):
+    """A rerun sends what the visible tab needs: the cards and the open tab, not the five others."""
     at = playground()  # opens on the Attention entropy tab
     assert at.session_state["pg_view"] == "Attention entropy"
-    specs = [spec for spec, _ in charts(at)]
-    titles = sorted(str(s.get("title", "")) for s in specs)
-    # 2 probability bars (untitled), 2 entropy maps + their difference, similarity, 2 attention patterns
-    assert len(specs) == 8, titles
-    assert sum(": layer " in t for t in titles) == 2  # the attention pattern of each model
-    assert any(" vs " in t for t in titles) and any("−" in t for t in titles)  # similarity, difference
-    assert len(at.get("iframe")) == 1  # bertviz
-    assert sum('class="tok ' in h.value for h in at.get("html")) == 2  # token chips of each model
+    titles = sorted(str(s.get("title", "")) for s, _ in charts(at))
+    # 2 probability bars (untitled), 2 entropy maps + their difference; no similarity, no attention pattern
+    assert len(titles) == 5, titles
+    assert sum("−" in t for t in titles) == 1 and not any(" vs " in t or ": layer " in t for t in titles)
+    assert len(at.get("iframe")) == 0 and not any('class="tok ' in h.value for h in at.get("html"))
+    at.session_state["pg_view"] = "bertviz"
+    at.run()
+    assert len(at.get("iframe")) == 1 and len(charts(at)) == 2  # bertviz + the cards' bars only
+    at.session_state["pg_view"] = "Tokens"
+    at.run()
+    assert sum('class="tok ' in h.value for h in at.get("html")) == 2 and len(at.get("iframe")) == 0
 
 
 def test_charts_drawn_unvalidated_are_valid_and_unchanged(models_dir):
@@ -155,11 +158,9 @@ def test_charts_drawn_unvalidated_are_valid_and_unchanged(models_dir):
     heat = pd.DataFrame({"layer": [0, 0, 1, 1], "head": [0, 1, 0, 1], "entropy": [1.0, 2.0, 0.5, 0.1],
                          "diff": [0.1, -0.4, 0.2, 0.0]})
     sim = pd.DataFrame({"layer": [0, 1, 0, 1], "metric": ["cosine", "cosine", "cka", "cka"], "value": [1, .9, 1, .8]})
-    attn = pd.DataFrame({"q": [0, 0, 1, 1], "k": [0, 1, 0, 1], "q_label": ["0 a", "0 a", "1 b", "1 b"],
-                         "k_label": ["0 a", "1 b", "0 a", "1 b"], "q_token": list("aabb"), "k_token": list("abab"),
-                         "weight": [0.5, 0.5, 0.9, 0.1]})
+    attn = pd.DataFrame({"q": [0, 0, 1, 1], "k": [0, 1, 0, 1], "weight": [0.5, 0.5, 0.9, 0.1]})
     made = [builders.prob_bars(probs), builders.entropy_heatmap(heat), builders.entropy_diff_heatmap(heat),
-            builders.similarity_lines(sim), builders.attention_heatmap(attn)]
+            builders.similarity_lines(sim), builders.attention_heatmap(attn, ["0·a", "1·b"])]
     for chart in made:
         assert unvalidated(chart).to_dict() == chart.to_dict()  # to_dict() validates: raises if invalid
         assert "to_dict" not in chart._kwds and "to_dict" not in unvalidated(chart)._kwds  # not a chart property
@@ -412,8 +413,12 @@ def test_chart_builders_encode_what_they_are_given():
     diff = pd.DataFrame({"layer": [0, 0, 1, 1], "head": [0, 1, 0, 1], "diff": [0.1, -0.4, 0.2, 0.0]})
     spec = charts.entropy_diff_heatmap(diff).to_dict()
     assert spec["encoding"]["color"]["scale"]["domain"] == [-0.4, 0.4]  # symmetric around 0
-    assert spec["encoding"]["color"]["scale"]["domainMid"] == 0 and spec["autosize"]["type"] == "pad"
+    # as wide as its column (fit-x) with its legend below, unless a fixed width is asked for
+    assert spec["encoding"]["color"]["scale"]["domainMid"] == 0 and spec["autosize"]["type"] == "fit-x"
+    assert spec["encoding"]["color"]["legend"]["orient"] == "bottom" and "width" not in spec
     assert spec["encoding"]["y"]["sort"] == [0, 1]  # layer 0 on top
+    fixed = charts.entropy_diff_heatmap(diff, width=300).to_dict()
+    assert fixed["autosize"]["type"] == "pad" and fixed["width"] == 300
 
 
 def test_examples_from_a_file_under_data_and_never_outside(models_dir, tmp_path, monkeypatch):
@@ -469,3 +474,19 @@ def test_pickers_follow_own_text(models_dir):
     at.text_area(key="pg_hypothesis").set_value("कोई वाक्य है।").run()
     assert at.selectbox(key="pg_example").value is None  # own text: no example shown as picked
     assert at.selectbox(key="pg_lang").value == "hi"  # Devanagari: Hindi examples on offer
+
+
+def test_bertviz_bound_keeps_lines_within_budget():
+    from ui.attention_view import MAX_LINES, bertviz_bound
+
+    # model view, base model, 3 layers at 64 tokens: 147,456 lines unbounded -> cut tokens
+    layers, n = bertviz_bound("model", 64, [9, 10, 11], 12)
+    assert layers == [9, 10, 11] and 24 <= n < 64 and 3 * 12 * n * n <= MAX_LINES
+    # all 24 layers of a large model: tokens would fall below 24, so only the last layers stay
+    layers, n = bertviz_bound("model", 128, list(range(24)), 16)
+    assert layers == list(range(24))[-len(layers):] and 1 <= len(layers) < 24
+    assert len(layers) * 16 * n * n <= MAX_LINES and n >= 24
+    # head view: one layer's heads only; a short pair is not cut at all
+    assert bertviz_bound("head", 30, [3, 5], 12) == ([3, 5], 30)
+    layers, n = bertviz_bound("head", 200, [5], 16)
+    assert 16 * n * n <= MAX_LINES < 16 * (n + 1) ** 2

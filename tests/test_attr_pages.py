@@ -45,12 +45,14 @@ def models(lively, tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
-def page(path, paths, **state):
+def page(path, paths, run=False, **state):
+    """Open a page with this state; run=True then presses the Attributions page's Run (it computes on a button)."""
     at = AppTest.from_file(path, default_timeout=300)
     at.session_state["selected_models"] = paths
     for k, v in state.items():
         at.session_state[k] = v
-    return at.run()
+    at.run()
+    return at.button(key="attr_run").click().run() if run else at
 
 
 def frames(at, column):
@@ -60,8 +62,13 @@ def frames(at, column):
 
 def test_attributions_page_pair(models):
     from mlt_core.attribute import METHODS
+    from mlt_core.forward import FORWARD_CALLS
 
+    calls = FORWARD_CALLS["n"]
     at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=4, attr_methods=list(METHODS))
+    assert not at.exception and frames(at, "note") == [] and FORWARD_CALLS["n"] == calls  # nothing before Run
+    assert any("Press **Run**" in i.value for i in at.info)
+    at.button(key="attr_run").click().run()
     assert not at.exception
     shown = frames(at, "note")[0].set_index("method")  # the first model: demo-en
     core = faithfulness(load_checkpoint(models[0]), P, H, steps=4)["summary"].set_index("method")
@@ -78,7 +85,7 @@ def test_attributions_page_pair(models):
 
 
 def test_attributions_page_reference_convention(models):
-    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2, attr_convention="reference",
+    at = page(ATTR, models, run=True, attr_premise=P, attr_hypothesis=H, attr_steps=2, attr_convention="reference",
               attr_methods=["attention", "input_x_gradient"])
     assert not at.exception
     assert any("Convention: **reference**" in c.value for c in at.caption)
@@ -91,7 +98,7 @@ def test_attributions_page_reference_convention(models):
 
 
 def test_attributions_page_bad_input(models):
-    at = page(ATTR, models, attr_premise="   ", attr_hypothesis=H, attr_steps=2)
+    at = page(ATTR, models, run=True, attr_premise="   ", attr_hypothesis=H, attr_steps=2)
     assert not at.exception
     assert any("premise is empty" in e.value for e in at.error)
 
@@ -170,7 +177,7 @@ def test_undefined_faithfulness_is_explained(models, monkeypatch):
         return res
 
     monkeypatch.setattr(F, "faithfulness", empty_input_just_as_sure)
-    at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2)
+    at = page(ATTR, models, run=True, attr_premise=P, attr_hypothesis=H, attr_steps=2)
     assert not at.exception
     undefined = [i.value for i in at.info if "undefined" in i.value]
     assert any("for demo-en" in u and "S0 = 1" in u for u in undefined)
@@ -197,3 +204,22 @@ def test_tokenizers_page_reference_word_definition(models):
     row = frames(at, "fertility")[0]
     row = row[row.tokenizer == "demo-en"].reset_index(drop=True)
     pd.testing.assert_frame_equal(row, core, check_dtype=False)
+
+
+def test_attributions_rerun_keeps_results_and_cancel_stops(models, monkeypatch):
+    """After Run, a display option (|score|) redraws from the cache (no new forward); Cancel (pressed while a
+    run is under way) leaves the page saying so, with no results, until Run is pressed again."""
+    from mlt_core.forward import FORWARD_CALLS
+    from ui.progress import Progress
+
+    # AppTest cannot click during a run: keep the run's Cancel button on the page afterwards to press it
+    monkeypatch.setattr(Progress, "close", lambda self: None)
+    at = page(ATTR, models, run=True, attr_premise=P, attr_hypothesis=H, attr_steps=2, attr_methods=["attention"])
+    assert len(frames(at, "note")) == 2
+    n = FORWARD_CALLS["n"]
+    at.toggle(key="attr_abs").set_value(True).run()
+    assert len(frames(at, "note")) == 2 and FORWARD_CALLS["n"] == n
+    at.button(key="attr_cancel").click().run()  # the button a run draws above its progress bar
+    assert frames(at, "note") == [] and any("Cancelled" in i.value for i in at.info)
+    at.button(key="attr_run").click().run()
+    assert len(frames(at, "note")) == 2 and FORWARD_CALLS["n"] == n  # resumed from the cache

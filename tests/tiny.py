@@ -32,29 +32,40 @@ def tiny_config(family: str = "xlmr", id2label=None, **kw):
     if family == "xlmr":
         from transformers import XLMRobertaConfig
 
-        return XLMRobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=64, max_position_embeddings=66, type_vocab_size=1,
-                                pad_token_id=1, bos_token_id=0, eos_token_id=2, **common, **kw)
+        return XLMRobertaConfig(**{**dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
+                                          num_attention_heads=4, intermediate_size=64, max_position_embeddings=66,
+                                          type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2),
+                                   **common, **kw})
     if family == "qwen2":
         from transformers import Qwen2Config
 
-        return Qwen2Config(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                           num_key_value_heads=2, intermediate_size=64, max_position_embeddings=128,
-                           pad_token_id=tok.pad_token_id, bos_token_id=0, eos_token_id=2,
-                           tie_word_embeddings=False, **common, **kw)
+        return Qwen2Config(**{**dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     num_key_value_heads=2, intermediate_size=64, max_position_embeddings=128,
+                                     pad_token_id=tok.pad_token_id, bos_token_id=0, eos_token_id=2,
+                                     tie_word_embeddings=False), **common, **kw})
     raise ValueError(family)
 
 
 def make_tiny_checkpoint(path: Path, family: str = "xlmr", id2label=None, seed: int = 0,
-                         head: bool = True, meta: dict | None = None) -> Path:
-    """Save a tiny random checkpoint (config, model.safetensors, tokenizer, mlt.json) to `path`."""
+                         head: bool = True, meta: dict | None = None, layers: int | None = None,
+                         heads: int | None = None, hidden: int | None = None, max_positions: int | None = None) -> Path:
+    """Save a tiny random checkpoint (config, model.safetensors, tokenizer, mlt.json) to `path`.
+
+    layers / heads / hidden / max_positions: real head counts at a cheap width, e.g. layers=12,
+    heads=12, hidden=48 (base) or layers=24, heads=16, hidden=48 (large) for layout and memory tests.
+    """
     from transformers import AutoModel, AutoModelForSequenceClassification
 
     from mlt_core.checkpoint import META_FILE
     import json
 
     torch.manual_seed(seed)
-    cfg = tiny_config(family, id2label)
+    size = {k: v for k, v in dict(num_hidden_layers=layers, num_attention_heads=heads, hidden_size=hidden,
+                                  intermediate_size=hidden and 4 * hidden,
+                                  max_position_embeddings=max_positions).items() if v}
+    if family == "qwen2" and heads:
+        size["num_key_value_heads"] = heads
+    cfg = tiny_config(family, id2label, **size)
     path = Path(path)
     if head:
         model = AutoModelForSequenceClassification.from_config(copy.deepcopy(cfg), attn_implementation="eager")

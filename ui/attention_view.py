@@ -25,6 +25,10 @@ VENDOR = Path(__file__).resolve().parent / "vendor"
 VENDOR_JS = ("jquery.v3.7.1.min.js", "d3.v5.7.0.min.js")
 SCALE = 1000  # weights travel as round(w * SCALE)
 MAX_TOKENS = 96
+# bertviz draws one SVG line per (layer, head, query, key): its cost. ~40,000 lines draw in about a
+# second in software-rendered Chromium (150,000, the old default of 3 base layers at 64 tokens: 4 s)
+MAX_LINES = 40_000
+MIN_TOKENS = 24  # below this, drop layers rather than tokens
 HEATMAP_MAX_TOKENS = 128
 FONTS = "'Helvetica Neue', Helvetica, Arial, 'Noto Sans Devanagari', 'Lohit Devanagari', 'Nirmala UI', sans-serif"
 
@@ -46,11 +50,24 @@ function mltParams(p) {
   }
   return p;
 }
+function mltFit(zoom) {
+  // bertviz's model view is 970 px wide whatever the frame: scale it down to the frame's width
+  const svg = document.querySelector('#vis svg');
+  const w = svg ? parseFloat(svg.getAttribute('width')) : NaN;  // NaN for the head view's "100%"
+  if (w > 0 && window.innerWidth > 0) document.body.style.zoom = Math.min(zoom, (window.innerWidth - 8) / w);
+}
 function mltWhenShown(draw) {
   // In a closed Streamlit tab this frame has no size: draw (thousands of SVG lines) when it is shown,
   // or in the browser's idle time from 1.5 s on, so the charts of the open tab are drawn first
   let done = false;
-  const once = () => { if (!done) { done = true; draw(); } };
+  const once = () => {
+    if (done) return;
+    done = true;
+    const t0 = performance.now();
+    draw();
+    // script + the layout and paint that follow it (benchmarks read window.mltDrawMs)
+    requestAnimationFrame(() => setTimeout(() => { window.mltDrawMs = performance.now() - t0; }, 0));
+  };
   if (window.innerWidth > 0) { once(); return; }
   const watch = new ResizeObserver(() => { if (window.innerWidth > 0) { watch.disconnect(); once(); } });
   watch.observe(document.documentElement);
@@ -67,6 +84,27 @@ class BertvizPage:
     height: int  # px the iframe needs
     shown_tokens: int
     total_tokens: int
+    layers: tuple = ()  # the layers drawn
+    dropped_layers: tuple = ()  # asked for, left out by the bound
+
+
+def bertviz_bound(view: str, n_tokens: int, layers: list[int], n_heads: int, max_lines: int = MAX_LINES,
+                  min_tokens: int = MIN_TOKENS) -> tuple[list[int], int]:
+    """(layers to draw, tokens to draw) so that bertviz draws at most ~max_lines lines.
+
+    The head view draws one layer (heads x n^2 lines), the model view every chosen layer
+    (layers x heads x n^2). Tokens are cut first, down to `min_tokens`; past that the model view
+    keeps only the last layers that fit (at least one).
+    """
+    layers = sorted(layers)
+    per_token2 = n_heads * (1 if view == "head" else len(layers))
+    n = min(n_tokens, max(int((max_lines / max(per_token2, 1)) ** 0.5), 1))
+    if view == "model" and n < min(min_tokens, n_tokens):
+        n = min(min_tokens, n_tokens)
+        keep = max(1, max_lines // (n_heads * n * n))
+        layers = layers[-keep:]
+        n = min(n_tokens, max(int((max_lines / (n_heads * len(layers))) ** 0.5), 1))
+    return layers, n
 
 
 @lru_cache(maxsize=4)
@@ -121,28 +159,38 @@ def bertviz_html(view: str, tokens: list[str], attn: np.ndarray, layers: list[in
            f'<body style="margin:0;zoom:{zoom};font-family:{FONTS}">'
            f'<div id="{vis_id}" style="font-family:{FONTS}"><span style="user-select:none">{layer_select} {select}'
            f"</span><div id='vis'></div></div>{_vendor_js()}<script>{_SHIM}</script>"
-           f"<script>mltWhenShown(function () {{\n{js}\n}});</script></body></html>")
+           f"<script>mltWhenShown(function () {{\n{js}\nmltFit({zoom});\n}});\n"
+           f"window.addEventListener('resize', function () {{ mltFit({zoom}); }});</script></body></html>")
     if view == "head":
         height = int(n * 22.5 + 30 + 50)
     else:
         box = 7 * (12 / a.shape[1])
         thumb = n * box + 10
         height = int(max(len(layers) * thumb + 38, n * 18 + 70) + 50)
-    return BertvizPage(doc, int(height * zoom), n, total)
+    return BertvizPage(doc, int(height * zoom), n, total, tuple(layers))
 
 
 def attention_frame(cache, layer: int, head: int, i: int = 0, max_tokens: int = HEATMAP_MAX_TOKENS) -> pd.DataFrame:
-    """q, k, q_token, k_token, q_label, k_label, weight for one head of one example (first max_tokens)."""
+    """q, k, weight for one head of one example (first max_tokens); token labels in `df.attrs["labels"]`.
+
+    Numbers only: the chart names tokens from one list (a Vega parameter), not four strings per cell.
+    """
     pattern = cache[f"blocks.{layer}.attn.pattern"][i]  # [head, q, k]
     keep = cache.attention_mask[i].bool()
     w = pattern[head][keep][:, keep].numpy()  # [n, n] padding removed
     toks = cache.tokens[i]
     n = min(len(toks), max_tokens)
-    q, k = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    labels = [f"{j}·{t}" for j, t in enumerate(pretty(toks[:n]))]
-    return pd.DataFrame({"q": q.ravel(), "k": k.ravel(), "q_token": [toks[j] for j in q.ravel()],
-                         "k_token": [toks[j] for j in k.ravel()], "q_label": [labels[j] for j in q.ravel()],
-                         "k_label": [labels[j] for j in k.ravel()], "weight": w[:n, :n].ravel()})
+    q, k = np.meshgrid(np.arange(n, dtype=np.int16), np.arange(n, dtype=np.int16), indexing="ij")
+    df = pd.DataFrame({"q": q.ravel(), "k": k.ravel(), "weight": w[:n, :n].ravel().astype(np.float32)})
+    df.attrs["labels"] = [f"{j}·{t}" for j, t in enumerate(pretty(toks[:n]))]
+    df.attrs["tokens"] = list(toks[:n])
+    return df
+
+
+def with_tokens(df: pd.DataFrame) -> pd.DataFrame:
+    """attention_frame plus q_token / k_token columns (for a CSV download)."""
+    toks = np.asarray(df.attrs["tokens"], dtype=object)
+    return df.assign(q_token=toks[df["q"].to_numpy()], k_token=toks[df["k"].to_numpy()])
 
 
 def _clamp_key(key: str, options: list, default) -> None:
@@ -167,14 +215,15 @@ def render_attention_pattern(runs) -> None:
     vmax = max(float(df["weight"].max()) for df in frames)  # one colour scale: the models stay comparable
     for i, (r, df) in enumerate(zip(runs, frames)):
         with cols[i % len(cols)]:
-            chart = attention_heatmap(df, title=f"{i + 1}. {r.name}: layer {layer}, head {head}", vmax=vmax)
+            chart = attention_heatmap(df, df.attrs["labels"], title=f"{i + 1}. {r.name}: layer {layer}, head {head}",
+                                      vmax=vmax)
             show_chart(chart, f"pg_attn_chart_{i}")
             if len(r.cache.tokens[0]) > HEATMAP_MAX_TOKENS:
                 st.caption(f"first {HEATMAP_MAX_TOKENS} of {len(r.cache.tokens[0])} tokens shown")
-            figure_downloads(chart, df, f"attention-{r.name}-L{layer}H{head}", key=f"pg_dl_attn_{i}")
+            figure_downloads(chart, with_tokens(df), f"attention-{r.name}-L{layer}H{head}", key=f"pg_dl_attn_{i}")
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner=False)
 def _bertviz_page(path: str, premise: str, hypothesis: str, view: str, layers: tuple) -> BertvizPage:
     """The offline bertviz page of one model on one pair (from the cached forward)."""
     from ui.models import get_forward
@@ -184,7 +233,11 @@ def _bertviz_page(path: str, premise: str, hypothesis: str, view: str, layers: t
     attn = np.stack([cache[f"blocks.{l}.attn.pattern"][0][:, keep][:, :, keep].numpy() for l in layers])
     seq = [s for s, m in zip(cache.seq_ids[0], keep.tolist()) if m]
     b = next((j for j, s in enumerate(seq) if s == 1), None)  # first hypothesis token
-    return bertviz_html(view, cache.tokens[0], attn, list(layers), sentence_b_start=b)
+    kept, n = bertviz_bound(view, len(cache.tokens[0]), list(layers), cache.n_heads)
+    attn = attn[[list(layers).index(l) for l in kept]]
+    page = bertviz_html(view, cache.tokens[0], attn, kept, sentence_b_start=b, max_tokens=n)
+    page.dropped_layers = tuple(l for l in layers if l not in kept)
+    return page
 
 
 def render_bertviz(runs) -> None:
@@ -201,13 +254,21 @@ def render_bertviz(runs) -> None:
     chosen = [l for l in st.session_state.get("pg_bv_layers") or [] if l in all_layers] or all_layers[-3:]
     st.session_state["pg_bv_layers"] = chosen
     layers = c3.multiselect("Layers", all_layers, key="pg_bv_layers",
-                            help="Fewer layers = a smaller, faster page (all 12 of a base model: ~2 MB).")
+                            help="Fewer layers = more tokens drawn: the view is bounded to draw in about a second.")
     if not layers:
         st.info("Pick at least one layer.")
         return
     page = _bertviz_page(r.path, r.cache.pairs[0][0], r.cache.pairs[0][1], view, tuple(sorted(layers)))
+    left = []
+    if page.dropped_layers:
+        left.append(f"layers {', '.join(map(str, page.dropped_layers))} left out (showing "
+                    f"{', '.join(map(str, page.layers))})")
     if page.shown_tokens < page.total_tokens:
-        st.caption(f"first {page.shown_tokens} of {page.total_tokens} tokens shown (rows no longer sum to 1)")
+        left.append(f"first {page.shown_tokens} of {page.total_tokens} tokens shown (rows no longer sum to 1)")
+    if left:
+        st.caption("Bounded to draw in about a second (at most "
+                   f"{MAX_LINES:,} attention lines): " + "; ".join(left) + ". Pick fewer layers for more tokens; "
+                   "the Attention pattern tab shows any single head in full.")
     st.iframe(page.html, height=page.height, alt=f"bertviz {view} view of {name}")
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
     c1.download_button("⬇ HTML", page.html.encode("utf-8"), f"bertviz-{view}-{name}.html", "text/html",

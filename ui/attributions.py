@@ -48,6 +48,20 @@ def pair_result(source: str, premise: str, hypothesis: str, methods: tuple, targ
             "untrained": ckpt.head_is_noise}
 
 
+def run_pairs(paths: list[str], premise: str, hypothesis: str, methods: tuple, target: str | None, steps: int,
+              cancel_key: str, convention: str = "mlt") -> dict:
+    """pair_result of every model, one at a time, under a progress bar with an estimate and a Cancel button."""
+    from ui.progress import Progress
+
+    prog = Progress(f"Attributing and erasing tokens ({len(methods)} methods)…", cancel_key=cancel_key)
+    out = {}
+    for i, p in enumerate(paths):
+        prog.step(i, len(paths), f"{model_name(p)}: model {i + 1} of {len(paths)}")
+        out[p] = pair_result(p, premise, hypothesis, methods, target, steps, convention=convention)
+    prog.close()
+    return out
+
+
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The per-method faithfulness table as shown: NS/NC are AOPC over the rationale sizes."""
     return summary[["method", "NS", "NC", "soft_NS", "soft_NC", "rank_by", "note"]].rename(
@@ -92,13 +106,15 @@ def run_dataset(paths: list[str], settings: dict) -> pd.DataFrame:
     pairs = sample_pairs(tuple(settings["langs"]), settings["n"])
     if pairs.empty:
         raise MltError(f"the bundled sample has no test pairs in {', '.join(settings['langs'])}")
-    bar = st.progress(0.0, text="Scoring faithfulness…")
+    from ui.progress import Progress
+
+    prog = Progress("Scoring faithfulness…", cancel_key="attr_ds_cancel")
     frames = []
     for i, path in enumerate(paths):
         name = model_name(path)
 
         def progress(done, total, i=i, name=name):
-            bar.progress(min(1.0, (i + done / max(total, 1)) / len(paths)), text=f"{name}: {done}/{total} examples")
+            prog.step(i + done / max(total, 1), len(paths), f"{name}: {done}/{total} examples")
 
         def compute(path=path, progress=progress):
             ckpt = get_checkpoint(path)
@@ -108,7 +124,7 @@ def run_dataset(paths: list[str], settings: dict) -> pd.DataFrame:
                                         convention=settings.get("convention", "mlt"))
 
         frames.append(store.cached_frame(RUNS, run_key(path, pairs, settings), compute).assign(model=name))
-    bar.progress(1.0, text="Done")
+    prog.close()
     remember_latest(paths, settings)
     return pd.concat(frames, ignore_index=True)
 

@@ -129,17 +129,19 @@ def run(params: dict, show_progress: bool = True):
     from mlt_core.evaluate import evaluate
 
     data = load_data(params["data"], tuple(params["langs"]), params.get("limit"))
-    bar = st.progress(0.0, text="Evaluating…") if show_progress else None
+    from ui.progress import Progress
+
+    bar = Progress("Evaluating…", cancel_key="ev_cancel") if show_progress else None
 
     def progress(done, total, desc):
         if bar is not None:
-            bar.progress(min(1.0, done / max(total, 1)), text=f"{desc}: {done}/{total} examples")
+            bar.step(done, total, f"{desc}: {done}/{total} examples")
 
     try:
         ev = evaluate(params["models"], data, params["langs"] or None, progress=progress, loader=get_checkpoint)
     finally:
         if bar is not None:
-            bar.empty()
+            bar.close()
     for name, msg in ev.refused.items():
         st.error(f"{name} was not evaluated: {msg}", icon="⚠️")
     for w in ev.warnings:
@@ -162,10 +164,28 @@ def accuracy_table(ev) -> pd.DataFrame:
         for c in ev.metrics["cells"]:
             if c["model"] == m:
                 row[c["lang"]] = c["accuracy"]
-                row[f"{c['lang']} 95% CI"] = f"[{c['ci_low']:.3f}, {c['ci_high']:.3f}]"
-        row["bias"] = info["bias"]
+                row[f"{c['lang']} 95% CI"] = f"{c['ci_low']:.0%} to {c['ci_high']:.0%}"  # accuracy: percent
+        row["bias"] = float("nan") if info["bias"] is None else info["bias"]  # never a raw "None"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def accuracy_config(table: pd.DataFrame) -> dict:
+    """One format per kind: accuracy and bias (a difference of accuracies) in percent."""
+    cfg = {c: st.column_config.NumberColumn(c, format="percent") for c in table.columns
+           if c not in ("model", "trained on", "bias") and not c.endswith("CI")}
+    cfg["bias"] = st.column_config.NumberColumn("bias (own − other languages)", format="percent",
+                                                help="empty: trained on every language shown (or none of them)")
+    return cfg
+
+
+CALIBRATION_CONFIG = {
+    "accuracy": st.column_config.NumberColumn(format="percent"),
+    "mean_confidence": st.column_config.NumberColumn("mean confidence", format="percent"),
+    "overconfidence": st.column_config.NumberColumn("over-confidence", format="percent"),
+    **{c: st.column_config.NumberColumn(c.upper() if c != "brier" else "Brier", format="%.3f")
+       for c in ("ece", "mce", "brier")},
+}
 
 
 def calibration_table(ev) -> pd.DataFrame:
@@ -177,7 +197,10 @@ def calibration_table(ev) -> pd.DataFrame:
 
 def show_figure(fig, key: str) -> None:
     """One figure: title, its help line, the chart, and CSV/SVG/PNG downloads."""
-    st.markdown(f"**{fig.title}**")
+    import altair as alt
+
+    if fig.chart is None or getattr(fig.chart, "title", alt.Undefined) is alt.Undefined:
+        st.markdown(f"**{fig.title}**")  # the chart carries no title of its own: no heading twice
     st.caption((fig.help or "").strip().splitlines()[0])
     if fig.chart is not None:
         with st.container(key=f"{key}_chart"):  # browser tests find `.st-key-<key>_chart`

@@ -37,13 +37,15 @@ def neuron_set(source: str) -> tuple[dict | None, str]:
     return obj, f"{where}, identified on {obj.get('model', '?')}"
 
 
-def progress_bar(text: str):
-    """A Streamlit progress bar and the (done, total) callback that moves it."""
-    bar = st.progress(0.0, text=text)
+def progress_bar(text: str, cancel_key: str | None = None):
+    """A progress bar with a time estimate (and a Cancel button with `cancel_key`), and its (done, total) callback.
 
-    def step(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done}/{total}")
-    return bar, step
+    The first value's .empty() removes both (ui.progress.Progress)."""
+    from ui.progress import Progress
+
+    prog = Progress(text, cancel_key=cancel_key)
+    prog.empty = prog.close
+    return prog, prog.callback
 
 
 def compute_button(source: str, key: str) -> None:
@@ -52,7 +54,7 @@ def compute_button(source: str, key: str) -> None:
     if st.button(f"Compute {name}'s language neurons on the bundled text (en, hi, fr, es)", key=key):
         from mlt_core.neuron_cache import identify_checkpoint
 
-        bar, step = progress_bar(f"Counting FFN activations of {name}…")
+        bar, step = progress_bar(f"Counting FFN activations of {name}…", cancel_key=f"{key}_cancel")
         with user_errors(stop=False):
             res = identify_checkpoint(get_checkpoint(source), progress=step)
             bar.empty()
@@ -155,7 +157,7 @@ def render_neuron_overview(source: str) -> dict | None:
     per_layer = per_layer_table(obj)
     totals = per_layer.groupby("lang", sort=False)["neurons"].sum()
     st.markdown(" · ".join(f"**{l}**: {n} neurons" for l, n in totals.items()))
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)
     with left:
         chart = per_layer_chart(per_layer)
         with st.container(key="neurons_page_layers_chart"):
@@ -166,7 +168,7 @@ def render_neuron_overview(source: str) -> dict | None:
         ov = overlap_table(obj)
         chart = overlap_chart(ov, value)
         with st.container(key="neurons_page_overlap_chart"):
-            st.altair_chart(chart, width="content")
+            st.altair_chart(chart, width="stretch")
         figure_downloads(chart, ov, "neuron_overlap", key="neurons_page_overlap_dl")
     return obj
 
@@ -187,14 +189,14 @@ def render_ablation(source: str, obj: dict) -> None:
         df = ablation_cached(ckpt, data, obj["neurons"], peek=True)
         n_runs = (1 + len(obj["neurons"])) * len(data)
         if df is None and st.button(f"Compute the ablation matrix ({n_runs:,} pair forwards)", key="neurons_ablation_run"):
-            bar, step = progress_bar("Evaluating with neurons switched off…")
+            bar, step = progress_bar("Evaluating with neurons switched off…", cancel_key="neurons_ablation_cancel")
             df = ablation_cached(ckpt, data, obj["neurons"], progress=step)
             bar.empty()
         if df is None:
             st.caption("Not computed yet for this checkpoint, neuron file and data (results are cached on disk).")
             return
         chart = ablation_chart(df)
-        st.altair_chart(chart, width="content")
+        st.altair_chart(chart, width="stretch")
         own = df[df.ablated != "none"]
         if len(own):
             worst = own.groupby("ablated")["delta"].min()
@@ -222,7 +224,7 @@ def render_comparison(paths: dict[str, str], default: list[str]) -> None:
         n_lines = len(names) * sum(map(len, corpora.values()))
         if res is None and st.button(f"Count activations of {len(names)} checkpoints ({n_lines:,} sentences)",
                                      key="neurons_compare_run"):
-            bar, step = progress_bar("Counting FFN activations…")
+            bar, step = progress_bar("Counting FFN activations…", cancel_key="neurons_compare_cancel")
             res = compare_checkpoints(ckpts, corpora, progress=step)
             bar.empty()
         if res is None:

@@ -17,7 +17,7 @@ import streamlit as st
 from mlt_core.charts.theme import model_colors
 from mlt_core.errors import MltError
 from ui import state
-from ui.models import get_checkpoint, get_forward, selected_models
+from ui.models import forward_store, get_checkpoint, get_forward, selected_models, take_recomputed
 from ui.playground_examples import render_inputs
 
 log = logging.getLogger("mlt.playground")
@@ -86,10 +86,18 @@ def run_models(paths: list[str], premise: str, hypothesis: str) -> list[Run]:
                      "check that it is a sequence-classification checkpoint.", icon="⚠️")
             continue
         runs.append(Run(path, name, colors[name], ckpt, cache))
+    again = [r.name for r in runs if take_recomputed(r.path, premise, hypothesis)]
+    if again:  # silent otherwise: the cache is an implementation detail until it costs the user a wait
+        st.caption(f"Recomputed {', '.join(again)}: the forward cache ({forward_store().budget >> 20} MB, "
+                   "MLT_FORWARD_CACHE_MB) had dropped this pair to make room.")
     return runs
 
 
 def render_notices(runs: list[Run], premise: str, hypothesis: str) -> None:
+    for r in runs:  # found on load (e.g. a tokenizer that is not the model's); the untrained head has its card
+        for w in getattr(r.ckpt, "warnings", []):
+            if not w.startswith("UNTRAINED HEAD"):
+                st.warning(f"**{r.name}**: {w}", icon="⚠️")
     for r in runs:
         if r.cache.truncated[0]:
             st.warning(f"**{r.name}**: this pair is longer than the model's limit of {r.ckpt.max_length} tokens; "

@@ -1,5 +1,5 @@
 """Playground views of the cached forward passes: prediction cards, then tabs (entropy, similarity,
-tokens, attention, bertviz, language neurons), all drawn in one run."""
+tokens, attention, bertviz, language neurons), only the open one drawn (and sent) in a run."""
 from __future__ import annotations
 
 import html
@@ -98,7 +98,7 @@ def render_entropy(runs, premise: str, hypothesis: str) -> None:
     for i, (r, df) in enumerate(zip(runs, frames)):
         with cols[i % len(cols)]:
             chart = charts.entropy_heatmap(df, value, title=f"{i + 1}. {r.name}", domain=[float(lo), float(hi)])
-            show_chart(chart, f"pg_entropy_chart_{i}", width="content")
+            show_chart(chart, f"pg_entropy_chart_{i}")
             figure_downloads(chart, df, f"attention-entropy-{r.name}", key=f"pg_dl_entropy_{i}")
     if len(runs) < 2:
         return
@@ -109,7 +109,8 @@ def render_entropy(runs, premise: str, hypothesis: str) -> None:
     diff = a[["layer", "head"]].assign(diff=a[value].to_numpy() - b[value].to_numpy())
     chart = charts.entropy_diff_heatmap(diff, title=f"{runs[0].name} − {runs[1].name}",
                                         value_title="Δ " + ("entropy / log n" if norm else "entropy (nats)"))
-    show_chart(chart, "pg_entropy_diff_chart", width="content")
+    with st.columns(min(len(runs), 2))[0]:  # the difference map at the size of the maps it compares
+        show_chart(chart, "pg_entropy_diff_chart")
     figure_downloads(chart, diff, f"attention-entropy-diff-{runs[0].name}-{runs[1].name}", key="pg_dl_entropy_diff")
 
 
@@ -181,11 +182,12 @@ def render_neurons(runs, premise: str, hypothesis: str) -> None:
 
 
 def render_tabs(runs, premise: str, hypothesis: str) -> None:
-    """The detail views in tabs, every tab drawn in this run from the cached forwards (a few ms
-    each), so a click on a tab shows a finished view with no wait.
+    """The detail views in tabs; only the OPEN tab is drawn (and sent to the browser) in a run.
 
-    A fragment: a tab switch (tracked only to keep the open tab in the URL) or a display option
-    reruns only this part of the page (not the inputs or the prediction cards), never a model.
+    A fragment: a tab switch or a display option reruns only this part of the page (not the
+    inputs or the prediction cards), never a model: every view reads the cached forwards, so a
+    click on another tab draws it in a few ms. Drawing all six on every rerun sent ~4.4 MB per
+    pair for two base models, most of it for tabs nobody had open.
     """
     from ui import state
     from ui.attention_view import render_attention_pattern, render_bertviz
@@ -205,8 +207,9 @@ def render_tabs(runs, premise: str, hypothesis: str) -> None:
         "Causal": lambda: render_causal_tab(runs, premise, hypothesis),
     }
     for name, tab in tabs.items():
-        with tab:
-            views[name]()
+        if tab.open is not False:  # None: state not tracked (never here: key + on_change), draw all
+            with tab:
+                views[name]()
     state.publish(PAGE, url_values())  # a fragment rerun never reaches the page's own publish
 
 

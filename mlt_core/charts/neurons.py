@@ -17,11 +17,11 @@ def per_layer_chart(df: pd.DataFrame) -> alt.Chart:
     df: lang, layer, neurons.
     """
     return style(alt.Chart(df, title="Language-specific neurons per layer").mark_line(point=True, strokeWidth=3).encode(
-        x=alt.X("layer:O", title="layer", axis=alt.Axis(labelAngle=0)),
+        x=alt.X("layer:O", title="layer", axis=alt.Axis(labelAngle=0, labelOverlap="greedy")),
         y=alt.Y("neurons:Q", title="neurons"),
         color=alt.Color("lang:N", scale=lang_scale(_langs(df)), title="language", legend=alt.Legend(orient="top")),
         tooltip=["lang", "layer", "neurons"],
-    ).properties(height=320))
+    ).properties(height=320, autosize=FIT_X))  # 24 layers: as wide as its column, labels thinned
 
 
 def overlap_chart(df: pd.DataFrame, value: str = "shared") -> alt.Chart:
@@ -33,11 +33,17 @@ def overlap_chart(df: pd.DataFrame, value: str = "shared") -> alt.Chart:
     base = alt.Chart(df).encode(
         x=alt.X("lang_b:N", sort=langs, title=None, axis=alt.Axis(labelAngle=0)), y=alt.Y("lang_a:N", sort=langs, title=None))
     fmt = ".2f" if value == "jaccard" else "d"
-    rect = base.mark_rect().encode(color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues"), title=value),
-                                   tooltip=["lang_a", "lang_b", "shared", alt.Tooltip("jaccard:Q", format=".2f")])
-    text = base.mark_text(fontSize=16).encode(text=alt.Text(f"{value}:Q", format=fmt))
-    return style((rect + text).properties(title="Overlap between languages", width=70 * len(langs) + 40,
-                                          height=60 * len(langs) + 20))
+    rect = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues"),
+                        legend=alt.Legend(title=value, orient="bottom", direction="horizontal", gradientLength=160)),
+        tooltip=["lang_a", "lang_b", "shared", alt.Tooltip("jaccard:Q", format=".2f")])
+    # dark cells get white numbers: black text on the darkest blue is unreadable on a projector
+    text = base.mark_text(fontSize=16).encode(
+        text=alt.Text(f"{value}:Q", format=fmt),
+        color=alt.condition(f"datum.{value} > {float(df[value].max() or 0) * 0.6}", alt.value("white"), alt.value("black")))
+    # as wide as its column (fit-x), the legend below: a legend on the right ran past a projector's edge
+    return style((rect + text).properties(title="Overlap between languages", height=60 * len(langs) + 20,
+                                          autosize=FIT_X))
 
 
 def firing_chart(df: pd.DataFrame, metric: str = "share_active") -> alt.Chart:
@@ -47,16 +53,30 @@ def firing_chart(df: pd.DataFrame, metric: str = "share_active") -> alt.Chart:
     grey dashed line is the share over all neurons of the layer (what "no preference" looks like).
     """
     title = {"share_active": "share of (token, neuron) cells > 0", "mean_activation": "mean activation"}[metric]
-    lines = alt.Chart().mark_line(point=True, strokeWidth=3).encode(
-        x=alt.X("layer:O", axis=alt.Axis(labelAngle=0)), y=alt.Y(f"{metric}:Q", title=title),
-        color=alt.Color("lang:N", scale=lang_scale(_langs(df)), title="neurons of", legend=alt.Legend(orient="top")),
-        tooltip=["model", "lang", "layer", "neurons", alt.Tooltip("share_active:Q", format=".3f"),
-                 alt.Tooltip("mean_activation:Q", format=".3f")])
-    layers = [lines]
+    langs = _langs(df)
+    x = alt.X("layer:O", axis=alt.Axis(labelAngle=0, labelOverlap="greedy"))
+    enc = dict(x=x, y=alt.Y(f"{metric}:Q", title=title),
+               color=alt.Color("lang:N", scale=lang_scale(langs), title="neurons of", legend=alt.Legend(orient="top")))
+    tips = ["model", "lang", "layer", "neurons", alt.Tooltip("share_active:Q", format=".3f"),
+            alt.Tooltip("mean_activation:Q", format=".3f")]
+    lines = alt.Chart().mark_line(strokeWidth=3).encode(**enc)
+    # languages whose neurons fire alike sit on the same point: a shape each, hollow, drawn largest first,
+    # so every language stays visible where they coincide
+    shapes = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down"]
+    points = alt.Chart().mark_point(filled=False, strokeWidth=2.5).encode(
+        **enc, shape=alt.Shape("lang:N", scale=alt.Scale(domain=langs, range=shapes[:len(langs)] or shapes),
+                               title="neurons of", legend=alt.Legend(orient="top")),
+        size=alt.Size("lang:N", scale=alt.Scale(domain=langs, range=[260 - 50 * i for i in range(len(langs))] or [100]),
+                      legend=None),
+        tooltip=tips)
+    layers = [lines, points]
     if metric == "share_active":  # the same value for every language of a (model, layer): its mean is it
-        layers.insert(0, alt.Chart().mark_line(strokeDash=[6, 4], color="#999999").encode(
-            x="layer:O", y=alt.Y("mean(share_active_all):Q", title=title),
-            tooltip=[alt.Tooltip("mean(share_active_all):Q", format=".3f", title="all neurons")]))
+        layers.insert(0, alt.Chart().mark_line(color="#999999").encode(
+            x=x, y=alt.Y("mean(share_active_all):Q", title=title),
+            strokeDash=alt.StrokeDash("ref:N", scale=alt.Scale(domain=["all neurons of the layer"], range=[[6, 4]]),
+                                      title=None, legend=alt.Legend(orient="top", symbolStrokeColor="#999999")),
+            tooltip=[alt.Tooltip("mean(share_active_all):Q", format=".3f", title="all neurons")],
+        ).transform_calculate(ref="'all neurons of the layer'"))
     models = list(dict.fromkeys(df["model"]))  # the selection's order; two panels per row fit a projector
     return style(alt.layer(*layers, data=df).properties(width=340, height=240).facet(
         facet=alt.Facet("model:N", title=None, sort=models), columns=min(len(models), 2)))
@@ -87,11 +107,13 @@ def ablation_chart(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("eval_lang:N", sort=cols, title="evaluated on", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("ablated:N", sort=rows, title="neurons switched off"))
     rect = base.mark_rect().encode(
-        color=alt.Color("delta:Q", scale=alt.Scale(scheme="redblue", domain=[-lim, lim]), title="Δ accuracy"),
+        color=alt.Color("delta:Q", scale=alt.Scale(scheme="redblue", domain=[-lim, lim]),
+                        legend=alt.Legend(title="Δ accuracy", orient="bottom", direction="horizontal",
+                                          gradientLength=160, format="+.0%")),
         tooltip=["ablated", "eval_lang", "n", alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("delta:Q", format="+.3f")])
-    text = base.mark_text(fontSize=16).encode(text=alt.Text("accuracy:Q", format=".2f"))
+    text = base.mark_text(fontSize=16).encode(text=alt.Text("accuracy:Q", format=".0%"))  # accuracy: percent
     return style((rect + text).properties(title="Accuracy with a language's neurons switched off",
-                                          width=80 * len(cols) + 40, height=50 * len(rows) + 20))
+                                          height=50 * len(rows) + 20, autosize=FIT_X))
 
 
 def compare_probs_chart(df: pd.DataFrame) -> alt.Chart:
