@@ -42,12 +42,20 @@ untrained = dict(zip(table["name"], table["untrained_head"]))
 
 st.subheader("Checkpoints")
 acc_cols = [c for c in table.columns if c.startswith("acc_")]
-st.dataframe(
-    table.drop(columns=["path"]), hide_index=True, width="stretch", key="home_table",
+shown = table.drop(columns=["path"])
+for c in acc_cols:  # one format for accuracy (73.7%), a dash where there is none (a base): no raw "None"
+    shown[c] = [f"{100 * a:.1f}%" if isinstance(a, (int, float)) and a == a else "—" for a in shown[c]]
+st.dataframe(  # every column fits a 1280-px projector: short labels, accuracy columns named by language
+    shown, hide_index=True, width="stretch", key="home_table",
     column_config={
-        "untrained_head": st.column_config.CheckboxColumn("untrained head ⚠", help="classifier never trained"),
-        "train_langs": st.column_config.TextColumn("trained on"),
-        **{c: st.column_config.NumberColumn(f"accuracy {c[4:]}", format="percent") for c in acc_cols},
+        "name": st.column_config.TextColumn("name", width="small"),
+        "base": st.column_config.TextColumn("base", width="small", help="what it was fine-tuned from"),
+        "method": st.column_config.TextColumn("method", width="small"),
+        "untrained_head": st.column_config.CheckboxColumn("⚠ head", width="small",
+                                                          help="untrained classifier head: predictions are noise"),
+        "train_langs": st.column_config.TextColumn("trained on", width="small"),
+        **{c: st.column_config.TextColumn(c[4:], width="small", help=f"accuracy on {c[4:]} (bundled sample)")
+           for c in acc_cols},
     },
 )
 toys = [r["name"] for r in rows if is_toy(r["meta"])]
