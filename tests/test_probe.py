@@ -17,6 +17,7 @@ from mlt_core.checkpoint import load_checkpoint
 from mlt_core.errors import MltError
 from mlt_core.forward import forward
 from mlt_core.labels import LABELS
+from mlt_core.probes.similarity import layer_similarity
 
 ROOT = Path(__file__).resolve().parent.parent
 P, H = "the boy is eating an apple", "लड़का सेब खा रहा है।"
@@ -113,13 +114,25 @@ def test_similarity_of_a_model_with_itself_and_across(tiny_xlmr, tiny_xlmr_b, ti
     assert all(r["cosine"] == pytest.approx(1.0) and r["cka"] == pytest.approx(1.0) for r in same)
     diff = probe([str(tiny_xlmr), str(tiny_xlmr_b)], P, H)["layer_similarity"]
     assert all(r["cka"] is not None and r["cka"] < 0.999 for r in diff)
-    # CKA by hand at the last layer
+    # CKA by hand at the last layer: one pair has fewer tokens than dimensions, so the default is the
+    # debiased estimator (unbiased HSIC, Song et al. 2012, transcribed here); the biased one on request
     a, b = load_checkpoint(tiny_xlmr), load_checkpoint(tiny_xlmr_b)
     ca, cb = forward(a, [(P, H)]), forward(b, [(P, H)])
     x, y = ca["blocks.2.hidden"][0].double().numpy(), cb["blocks.2.hidden"][0].double().numpy()
-    x, y = x - x.mean(0), y - y.mean(0)
-    ref = np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y))
-    assert diff[2]["cka"] == pytest.approx(ref, rel=1e-6)
+    n = x.shape[0]
+    assert n < x.shape[1]
+
+    def hsic1(k, l):
+        k, l = k - np.diag(np.diag(k)), l - np.diag(np.diag(l))
+        one = np.ones(n)
+        return (np.trace(k @ l) + (one @ k @ one) * (one @ l @ one) / ((n - 1) * (n - 2))
+                - 2 / (n - 2) * (one @ k @ l @ one)) / (n * (n - 3))
+
+    kx, ky = x @ x.T, y @ y.T
+    assert diff[2]["cka"] == pytest.approx(hsic1(kx, ky) / np.sqrt(hsic1(kx, kx) * hsic1(ky, ky)), rel=1e-6)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    biased = np.linalg.norm(yc.T @ xc) ** 2 / (np.linalg.norm(xc.T @ xc) * np.linalg.norm(yc.T @ yc))
+    assert layer_similarity(ca, cb, debiased=False)["cka"].iloc[2] == pytest.approx(biased, rel=1e-6)
     # cosine of mean-pooled states by hand
     pa, pb = ca["blocks.2.hidden"][0].mean(0).double(), cb["blocks.2.hidden"][0].mean(0).double()
     assert diff[2]["cosine"] == pytest.approx(float(pa @ pb / (pa.norm() * pb.norm())), abs=1e-6)

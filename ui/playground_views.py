@@ -11,6 +11,7 @@ import streamlit as st
 from mlt_core.charts import playground as charts
 from mlt_core.errors import MltError
 from mlt_core.probes import attention_entropy, layer_similarity
+from mlt_core.probes.similarity import CKA_AUTO
 from mlt_core.probes.prediction import predicted_label, prediction
 from mlt_core.probes.tokens import tokens as token_frame
 from ui.download import figure_downloads
@@ -129,7 +130,7 @@ def render_similarity(runs, premise: str, hypothesis: str) -> None:
         st.caption("CKA needs both models to see the same tokens; these two split this pair differently, so only "
                    "the cosine of mean-pooled states is shown.")
     st.caption("Cosine: of the mean-pooled hidden states. CKA: linear CKA over this pair's tokens "
-               "(1 = same geometry up to rotation and scale).")
+               f"(1 = same geometry up to rotation and scale; estimator: {CKA_AUTO}, so debiased for one pair).")
     figure_downloads(chart, df, f"layer-similarity-{a.name}-{b.name}", key="pg_dl_similarity")
 
 

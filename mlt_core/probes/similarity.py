@@ -87,11 +87,11 @@ def mean_pool(cache: ForwardCache, layer: int) -> torch.Tensor:
     return (h * m).sum(1) / m.sum(1)
 
 
-def layer_similarity(a: ForwardCache, b: ForwardCache, i: int = 0, debiased: bool | None = False) -> pd.DataFrame:
+def layer_similarity(a: ForwardCache, b: ForwardCache, i: int = 0, debiased: bool | None = None) -> pd.DataFrame:
     """Cosine of mean-pooled states and token-level CKA per layer (CKA null when tokenizations differ).
 
-    debiased: the CKA estimator (linear_cka); Kornblith's biased one by default here, as the Playground
-    compares one pair's tokens, where noise floors are not drawn."""
+    debiased: the CKA estimator (linear_cka); by default CKA_AUTO, as everywhere: one pair has far fewer
+    tokens than dimensions, where the biased estimator sits near 1 even for unrelated representations."""
     same_tokens = a.tokens[i] == b.tokens[i]
     n = min(a.n_layers, b.n_layers)
     rows = []
