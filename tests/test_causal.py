@@ -27,7 +27,7 @@ PAIRS = [("The cat sat on the mat near the door.", "A cat is sitting."),
          ("He went home early because he was tired.", "He stayed at work."),
          ("यह एक छोटा घर है।", "घर बड़ा है।")]
 NEURONS = [[1, 5, 9], [0, 63]]  # LAPE-style neurons of the tiny model (2 layers x 64)
-HEAD_KEYS = ("classifier.", "score.", "model.norm.")  # what "the head" is: final norm (decoders) + classifier
+HEAD_KEYS = ("classifier.", "score.", "model.norm.", "bert.pooler.")  # "the head": final norm (decoders) or pooler (BERT) + classifier
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -80,9 +80,17 @@ def plain_logits(model, ckpt, pairs):
         return model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.double().numpy()
 
 
-@pytest.mark.parametrize("family", ["xlmr", "qwen2"])
-def test_swap_at_every_cut_equals_a_model_built_by_copying_state_dict_entries(family, tiny_xlmr, tiny_xlmr_b, qwen_pair):
-    pa, pb = (tiny_xlmr, tiny_xlmr_b) if family == "xlmr" else qwen_pair
+@pytest.fixture(scope="module")
+def bert_pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bert")
+    meta = {"base": "tiny-bert", "train_langs": ["en"], "method": "full"}
+    return make_tiny_checkpoint(d / "ba", "bert", seed=5, meta=meta), make_tiny_checkpoint(d / "bb", "bert", seed=6, meta=meta)
+
+
+@pytest.mark.parametrize("family", ["xlmr", "bert", "qwen2"])
+def test_swap_at_every_cut_equals_a_model_built_by_copying_state_dict_entries(family, tiny_xlmr, tiny_xlmr_b, qwen_pair,
+                                                                               bert_pair):
+    pa, pb = {"xlmr": (tiny_xlmr, tiny_xlmr_b), "bert": bert_pair, "qwen2": qwen_pair}[family]
     a, b = load_checkpoint(pa), load_checkpoint(pb)
     got = swap_logits(a, b, PAIRS)  # [cut, head, n, 3]
     assert got.shape == (a.n_layers + 1, 2, len(PAIRS), 3)

@@ -1,4 +1,4 @@
-"""Tiny real Hugging Face checkpoints for offline tests: an XLM-R encoder and a Qwen2 decoder.
+"""Tiny real Hugging Face checkpoints for offline tests: XLM-R and BERT encoders and a Qwen2 decoder.
 
 Random weights from configs, a BPE tokenizer trained on the project's bundled text.
 """
@@ -36,6 +36,12 @@ def tiny_config(family: str = "xlmr", id2label=None, **kw):
                                           num_attention_heads=4, intermediate_size=64, max_position_embeddings=66,
                                           type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2),
                                    **common, **kw})
+    if family == "bert":  # the realistic demo's architecture (multilingual-e5-small), at a tiny size
+        from transformers import BertConfig
+
+        return BertConfig(**{**dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                    intermediate_size=64, max_position_embeddings=64, type_vocab_size=2,
+                                    pad_token_id=tok.pad_token_id), **common, **kw})
     if family == "qwen2":
         from transformers import Qwen2Config
 

@@ -21,7 +21,7 @@ from ..arch import blocks
 from ..errors import MltError
 
 BLOCK_CALLS = {"n": 0}  # blocks run outside a full forward (benchmarks and tests read it)
-ENCODER_TYPES = ("xlm-roberta", "roberta", "camembert")
+ENCODER_TYPES = ("xlm-roberta", "roberta", "camembert", "bert")  # the head reads the first token (<s> / [CLS])
 ARCH_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
              "intermediate_size", "vocab_size", "max_position_embeddings", "hidden_act", "tie_word_embeddings")
 
@@ -84,13 +84,15 @@ def pooled_index(model, input_ids: torch.Tensor) -> torch.Tensor:
 
 def head_logits(model, h: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
     """The model's head on the last block's output h: final norm, pooling, classifier.  # [batch, n_labels]"""
+    if model.config.model_type == "bert":  # BertPooler (dense + tanh of h[:, 0]), dropout (off in eval), linear
+        return model.classifier(model.dropout(model.base_model.pooler(h)))
     if model.config.model_type in ENCODER_TYPES:
         return model.classifier(h)  # RobertaClassificationHead reads h[:, 0]
     norm = getattr(model.base_model, "norm", None)
     score = getattr(model, "score", None)
     if norm is None or score is None:
         raise MltError(f"unsupported architecture {type(model).__name__} for block-by-block runs "
-                       "(supported: XLM-R/RoBERTa encoders, Llama/Qwen2-style decoders)")
+                       "(supported: XLM-R/RoBERTa/BERT encoders, Llama/Qwen2-style decoders)")
     idx = pooled_index(model, input_ids).to(h.device)
     pooled = h[torch.arange(h.shape[0], device=h.device), idx]  # [batch, d]
     return score(norm(pooled))

@@ -20,7 +20,7 @@ def test_causal_page_swap_curve_and_weights(page, e2e, e2e_models):
     a, b = e2e_models
     e2e.goto(page, "Causal", models=e2e_models)
     _no_exception(page)
-    page.get_by_text("This pair", exact=True).wait_for()
+    e2e.wait_for(page, ".st-key-cz_swap_pair_chart [data-testid='stVegaLiteChart']", "the swap chart of this pair")
     assert _charts(page) >= 1
     box = page.get_by_label("Examples per language").first
     box.fill("8")
@@ -30,20 +30,20 @@ def test_causal_page_swap_curve_and_weights(page, e2e, e2e_models):
     page.wait_for_timeout(300)
     e2e.wait_idle(page, timeout_ms=240_000)
     _no_exception(page)
-    page.get_by_text("Accuracy per cut", exact=True).wait_for()
+    e2e.wait_for(page, ".st-key-cz_swap_curve_chart [data-testid='stVegaLiteChart']", "the swap curve")
     assert page.get_by_text(f"{a}'s embeddings and blocks below l", exact=False).count() == 1
     e2e.shoot(page, "causal_swap")
 
     page.get_by_role("tab", name="Patching").click()
     e2e.wait_idle(page)
-    page.get_by_text(f"{b}'s pooled state patched into {a} (same pair)", exact=True).wait_for()
+    e2e.wait_for(page, ".st-key-cz_patch_models_chart [data-testid='stVegaLiteChart']", f"{b} patched into {a}")
     e2e.shoot(page, "causal_patch")
 
     page.get_by_role("tab", name="Weights").click()
     e2e.wait_idle(page)
     _no_exception(page)
     # tiny e2e models declare a base that is not in models/: the tab says so; real demo models show the heatmap
-    shown = page.get_by_text("Relative weight change", exact=True).count() + \
+    shown = page.locator(".st-key-cz_weights_chart [data-testid='stVegaLiteChart']").count() + \
         page.get_by_text("neither a folder", exact=False).count()
     assert shown >= 1
     e2e.shoot(page, "causal_weights")
@@ -57,6 +57,6 @@ def test_playground_causal_tab(page, e2e, e2e_models):
     page.wait_for_timeout(300)
     e2e.wait_idle(page, timeout_ms=120_000)
     _no_exception(page)
-    page.get_by_text(f"Layer swap {a} → {b}", exact=True).wait_for()
-    page.get_by_text(f"{b}'s pooled state patched into {a}", exact=True).wait_for()
+    e2e.wait_for(page, ".st-key-pg_causal_swap_pair_chart [data-testid='stVegaLiteChart']", f"layer swap {a} -> {b}")
+    e2e.wait_for(page, ".st-key-pg_causal_patch_models_chart [data-testid='stVegaLiteChart']", f"{b} patched into {a}")
     e2e.shoot(page, "playground_causal")

@@ -21,7 +21,7 @@ def test_evaluation_then_errors_in_one_session(page, e2e, e2e_models):
     page.get_by_role("button", name="Run evaluation").click()
     e2e.wait_idle(page, timeout_ms=240_000)
     _no_exception(page)
-    assert page.get_by_text("Accuracy matrix", exact=True).count() == 1
+    assert page.get_by_role("heading", name="Accuracy", exact=True).count() == 1  # (chart titles are drawn in the chart)
     assert page.get_by_text(re.compile(rf"{LIMIT} examples per language")).count() >= 1
     e2e.wait_for(page, ".st-key-ev_accuracy_matrix_chart [data-testid='stVegaLiteChart']", "the accuracy matrix")
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 9
