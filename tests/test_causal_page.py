@@ -120,6 +120,7 @@ def test_playground_causal_tab_is_off_until_switched_on_then_shows_the_swap(mode
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.session_state["selected_models"] = [str(models_dir / "m-en"), str(models_dir / "m-hi")]
     at = at.switch_page("pages/2_Playground.py").run()
+    at.session_state["pg_view"] = "Causal"  # a run draws only the open tab
     at.text_area(key="pg_premise").set_value("A boy is eating an apple.")
     at.text_area(key="pg_hypothesis").set_value("Someone is eating.").run()
     assert not at.exception

@@ -137,7 +137,9 @@ def test_differs_from_input_x_gradient_and_reports_completeness(which, lively, q
     assert np.abs(a - b).max() > 0.2 * np.abs(b).max()  # on the words themselves, not a rounding difference
     assert np.corrcoef(a, b)[0, 1] < 0.99
     assert dl.attrs["convergence_delta"] < 1e-4 * max(1.0, abs(dl.attrs["baseline_logit"]))
-    assert not dl.attrs["warnings"]
+    # DeepLIFT adds no warning of its own (the checkpoint's load warnings, e.g. tiny Qwen2's byte-level
+    # tokenizer that cannot round-trip Hindi, are passed through and are not about the attribution)
+    assert [w for w in dl.attrs["warnings"] if w not in ckpt.warnings] == []
 
 
 def test_rules_are_undone_and_do_not_leak_into_other_threads(lively):

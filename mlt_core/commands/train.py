@@ -44,5 +44,16 @@ def run(args) -> int:
     except BaseException as e:  # a crash: record it for the app, keep the traceback for the log
         _write_json(cfg.result_file, {"status": "failed", "error": f"{type(e).__name__}: {e}"})
         raise
+    finally:
+        _leave_process_group()
     _write_json(cfg.result_file, {"status": "finished", "checkpoint": str(path)})
     return 0
+
+
+def _leave_process_group() -> None:
+    """Under torchrun / accelerate launch: tear the process group down before exit (gloo's threads otherwise
+    abort a rank at interpreter exit, "terminate called without an active exception", and the launcher kills all)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
