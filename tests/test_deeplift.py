@@ -166,3 +166,25 @@ def test_rules_are_undone_and_do_not_leak_into_other_threads(lively):
     torch.testing.assert_close(after, clean)
     assert torch.nn.functional.softmax is D._orig_softmax
     assert not any("forward" in m.__dict__ for m in lively.model.modules())
+
+
+def test_bert_encoder_the_realistic_demos_architecture(tmp_path):
+    """BERT (multilingual-e5-small's family): both GELUs and the pooler's tanh get the rescale rule, the
+    scores sum to the treated logit difference, and they are not InputXGradient's."""
+    from transformers import AutoModelForSequenceClassification
+
+    from tiny import tiny_config, tiny_tokenizer
+
+    torch.manual_seed(3)
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", initializer_range=0.5),
+                                                           attn_implementation="eager")
+    model.save_pretrained(tmp_path / "bert")
+    tiny_tokenizer().save_pretrained(tmp_path / "bert")
+    ckpt = load_checkpoint(tmp_path / "bert")
+    assert treated_modules(ckpt.model) == {"layernorm": 5, "activation": 3}  # 2 blocks' GELU + the pooler's tanh
+    dl = attribute(ckpt, PREMISE, HYPOTHESIS, "deeplift")
+    ixg = attribute(ckpt, PREMISE, HYPOTHESIS, "ixg")
+    assert dl.attrs["convergence_delta"] < 1e-4 * max(1.0, abs(dl.attrs["baseline_logit"]))
+    assert [w for w in dl.attrs["warnings"] if w not in ckpt.warnings] == []
+    words = (dl["segment"] != "special").to_numpy()
+    assert np.corrcoef(dl["score"].to_numpy()[words], ixg["score"].to_numpy()[words])[0, 1] < 0.99
