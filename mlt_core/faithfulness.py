@@ -36,7 +36,6 @@ mask; positions stay those of the original input.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Callable
 
 import numpy as np
@@ -46,7 +45,7 @@ import torch
 from .attribute import METHODS, Prepared, attribute_all, method_name, prepare, random_scores
 from .checkpoint import Checkpoint
 from .errors import MltError
-from .forward import ForwardCache
+from .forward import ForwardCache, owned_hooks
 
 RATIOS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 REPLACEMENTS = {
@@ -174,27 +173,17 @@ def embedding_output(model) -> torch.nn.Module:
     return emb if isinstance(emb, torch.nn.Module) else model.get_input_embeddings()
 
 
-_MASK: ContextVar = ContextVar("mlt_embedding_mask", default=None)  # per thread: the app shares models
-
-
-def _apply_mask(mod, inp, out):
-    mask = _MASK.get()
-    return None if mask is None else out * mask.to(out.dtype)
-
-
 @contextmanager
 def embedding_mask(model, mask: torch.Tensor):
     """Multiply the embedding-layer output by `mask`  # [batch, seq, d]; always unhooked.
 
-    The mask lives in a context variable, so another thread's forward through the same (shared,
-    cached) model while this hook is registered passes unmasked."""
-    token = _MASK.set(mask)
-    h = embedding_output(model).register_forward_hook(_apply_mask)
-    try:
+    An owned hook (forward.owned_hooks): another thread's forward through the same (shared, cached)
+    model while it is registered passes unmasked."""
+    def apply(mod, inp, out):
+        return out * mask.to(out.dtype)
+
+    with owned_hooks([(embedding_output(model), apply)]):
         yield
-    finally:
-        h.remove()
-        _MASK.reset(token)
 
 
 class Scorer:
