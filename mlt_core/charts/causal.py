@@ -91,9 +91,10 @@ def weights_heatmap(df: pd.DataFrame) -> alt.Chart:
         color=alt.condition("datum.n_changed > 0", alt.Color("rel_change:Q", scale=alt.Scale(scheme="oranges"),
                                                                title="relative change"), alt.value("white")),
         tooltip=["model", "layer", "module", alt.Tooltip("rel_change:Q", format=".3g"), "n_changed", "n_params"])
-    text = base.mark_text(fontSize=10).encode(text="text:N")
-    return style(alt.layer(rect, text, data=d).properties(width=alt.Step(40), height=alt.Step(26)).facet(
-        column=alt.Column("model:N", title=None)).properties(title="Relative weight change vs the base"))
+    text = base.mark_text(fontSize=9).encode(text="text:N")
+    # 30-px cells: two panels of 10 modules fit a 790-px column (a 1280-px projector); more models wrap
+    return style(alt.layer(rect, text, data=d).properties(width=alt.Step(30), height=alt.Step(24)).facet(
+        facet=alt.Facet("model:N", title=None), columns=2).properties(title="Relative weight change vs the base"))
 
 
 def interpolation_chart(df: pd.DataFrame) -> alt.Chart:
