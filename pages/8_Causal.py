@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from mlt_core.charts import causal as C
+from mlt_core.langs import SAMPLE_LANGS
 from ui import causal as Z
 from ui.guard import user_errors
 from ui.links import ensure_app_router
@@ -54,8 +55,8 @@ with tabs[1]:
         figs.append(Z.figure("patch_models", f"{name_b}'s pooled state patched into {name_a} (same pair)",
                              C.patch_chart, Z.patch_pair_frame(path_a, premise, hypothesis, None, None, path_b), "cz"))
     c1, c2, c3, c4 = st.columns(4)
-    src_lang = c1.selectbox("Source language", ["en", "hi", "fr", "es"], index=0, key="cz_patch_src")
-    tgt_lang = c2.selectbox("Target language", ["en", "hi", "fr", "es"], index=1, key="cz_patch_tgt")
+    src_lang = c1.selectbox("Source language", SAMPLE_LANGS, index=0, key="cz_patch_src")
+    tgt_lang = c2.selectbox("Target language", SAMPLE_LANGS, index=1, key="cz_patch_tgt")
     across = c3.toggle(f"Source states from {name_b}", key="cz_patch_across")
     n = c4.number_input("Parallel pairs", 2, 5000, 50, step=10, key="cz_patch_limit")
     new = ({"target": path_a, "source_model": path_b if across else None, "data": "sample", "source_lang": src_lang,
