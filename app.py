@@ -2,7 +2,7 @@
 
 Pages are found by filename (sorted; `5_Language_Neurons.py` -> "Language Neurons"), so adding
 a page means adding a file. The sidebar on every page shows the selected models and, when
-ui/training.py is importable, the "Train a checkpoint" panel.
+ui/widgets/training.py is importable, the "Train a checkpoint" panel.
 """
 import logging
 import os
@@ -19,8 +19,8 @@ st.set_page_config(page_title="mlt", page_icon="🔬", layout="wide", initial_si
 
 from mlt_core.charts.theme import model_colors  # noqa: E402
 from mlt_core.errors import MltError  # noqa: E402
-from ui.links import page_title, page_url_path  # noqa: E402
-from ui.models import selected_models  # noqa: E402
+from ui.widgets.links import page_title, page_url_path  # noqa: E402
+from ui.widgets.models import selected_models  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 log = logging.getLogger("mlt.app")
@@ -51,7 +51,7 @@ def sidebar_models() -> None:
 def sidebar_training() -> None:
     with st.sidebar.expander("Train a checkpoint"):
         try:
-            from ui.training import render_training_sidebar
+            from ui.widgets.training import render_training_sidebar
         except Exception as e:  # missing or broken module: the app still starts
             log.debug("training panel unavailable: %r", e)
             st.caption(f"Training panel unavailable ({type(e).__name__}); use `python -m mlt_core train`.")

@@ -174,7 +174,7 @@ def bertviz_sizes(path: Path, pair) -> dict:
 
     from mlt_core.checkpoint import load_checkpoint
     from mlt_core.forward import forward
-    from ui.attention_view import bertviz_html
+    from mlt_core.charts.bertviz import bertviz_html
 
     cache = forward(load_checkpoint(path), [pair], capture={"attn"})
     toks = cache.tokens[0]

@@ -2,10 +2,10 @@
 import streamlit as st
 
 from mlt_core.demo import e5_source, is_toy
-from ui import state
-from ui.links import ensure_app_router
-from ui.models import MAX_MODELS, available_checkpoints, selected_models
-from ui.playground_catalog import build_demo_command, checkpoint_table, run_streaming
+from ui.widgets import state
+from ui.widgets.links import ensure_app_router
+from ui.widgets.models import MAX_MODELS, available_checkpoints, selected_models
+from ui.home import build_demo_command, checkpoint_table, run_streaming
 
 ensure_app_router()
 st.title("mlt: what fine-tuning in one language does to the others")

@@ -1,6 +1,6 @@
 """Playground: one premise/hypothesis pair through the selected models, every view from one forward each."""
-from ui.guard import user_errors
-from ui.links import ensure_app_router
+from ui.widgets.guard import user_errors
+from ui.widgets.links import ensure_app_router
 from ui.playground import render
 
 ensure_app_router()

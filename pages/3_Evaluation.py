@@ -4,9 +4,9 @@ import streamlit as st
 from mlt_core.errors import MltError
 from mlt_core.langs import SAMPLE_LANGS
 from ui import evaluation as E
-from ui.guard import user_errors
-from ui.links import ensure_app_router
-from ui.models import available_checkpoints, selected_models
+from ui.widgets.guard import user_errors
+from ui.widgets.links import ensure_app_router
+from ui.widgets.models import available_checkpoints, selected_models
 
 ensure_app_router()
 st.title("Evaluation")

@@ -3,29 +3,20 @@ import streamlit as st
 
 from mlt_core.errors import MltError
 from mlt_core.labels import LABELS
-from ui import evaluation as E
-from ui.guard import user_errors
-from ui.links import ensure_app_router, open_in_playground
-from ui.models import selected_models
+from ui import errors as E
+from ui.widgets.guard import user_errors
+from ui.widgets.links import ensure_app_router, open_in_playground
 
 ensure_app_router()
 st.title("Errors")
 st.caption("What the models get wrong, most confidently wrong first. Pick a row to see the same pair in the other "
            "languages with every model's prediction, and open it in the Playground to look inside.")
 
-
-def offer_quick_run() -> None:
-    if st.button("Evaluate the selected models on the bundled sample", key="err_quick", type="primary"):
-        st.session_state[E.EVAL_KEY] = {"models": selected_models(), "data": "sample", "langs": [], "limit": None}
-        st.rerun()
-    st.stop()
-
-
 params = st.session_state.get(E.EVAL_KEY)
 if not params:
     st.info("No evaluation in this session yet: run one on the Evaluation page, or evaluate the selected models "
             "on the bundled sample now.")
-    offer_quick_run()
+    E.offer_quick_run()
 
 try:
     ev, _ = E.run(params)
@@ -33,7 +24,7 @@ except MltError as e:  # e.g. an upload no longer in the cache: say so, and stil
     st.error(str(e), icon="⚠️")  # load_data already words it for the app
     st.info("Run the evaluation again on the Evaluation page, or evaluate the selected models on the bundled "
             "sample now.")
-    offer_quick_run()
+    E.offer_quick_run()
 errors = E.errors_frame(ev)
 st.caption(f"{len(errors)} errors in {len(ev.predictions)} predictions ({', '.join(ev.models)} on "
            f"{E.data_label(params['data'])})")

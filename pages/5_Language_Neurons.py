@@ -1,10 +1,10 @@
 """Language Neurons: LAPE neurons per layer and language, their overlap, switching them off, and across checkpoints."""
 import streamlit as st
 
-from ui import state
-from ui.links import ensure_app_router
-from ui.models import selected_models
-from ui.neurons_panel import render_ablation, render_comparison, render_neuron_overview
+from ui.widgets import state
+from ui.widgets.links import ensure_app_router
+from ui.widgets.models import selected_models
+from ui.neurons import render_ablation, render_comparison, render_neuron_overview
 
 ensure_app_router()
 

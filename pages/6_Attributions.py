@@ -6,12 +6,12 @@ from mlt_core.charts.attributions import METRICS, chips_html, faithfulness_bars,
 from mlt_core.faithfulness import CONVENTIONS, DEFAULT_CONVENTION, EPS
 from mlt_core.labels import LABELS
 from ui import attributions as A
-from ui import state
-from ui.download import figure_downloads
-from ui.guard import user_errors
-from ui.links import ensure_app_router
-from ui.models import selected_models
-from ui.progress import cancelled
+from ui.widgets import state
+from ui.widgets.download import figure_downloads
+from ui.widgets.guard import user_errors
+from ui.widgets.links import ensure_app_router
+from ui.widgets.models import selected_models
+from ui.widgets.progress import cancelled
 
 ensure_app_router()
 st.title("Attributions")

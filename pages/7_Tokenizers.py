@@ -5,11 +5,12 @@ from mlt_core.charts.attributions import METRICS, correlation_scatter, fertility
 from mlt_core.faithfulness import CONVENTIONS
 from mlt_core.fertility import DEFAULT_WORDS, WORD_DEFINITIONS, fertility_faithfulness
 from ui import attributions as A
-from ui import state
-from ui.download import figure_downloads
-from ui.guard import user_errors
-from ui.links import ensure_app_router
-from ui.models import selected_models
+from ui import tokenizers as T
+from ui.widgets import state
+from ui.widgets.download import figure_downloads
+from ui.widgets.guard import user_errors
+from ui.widgets.links import ensure_app_router
+from ui.widgets.models import selected_models
 
 ensure_app_router()
 st.title("Tokenizers")
@@ -37,16 +38,16 @@ if not langs:
 sources = [(A.model_name(p), p, True) for p in paths]
 for item in [x for x in extra.split(",") if x.strip()]:
     with user_errors(stop=False):  # a bad or unreachable (offline) tokenizer is reported; the rest still show
-        name, src, is_model = A.tokenizer_source(item)
+        name, src, is_model = T.tokenizer_source(item)
         if not is_model:
-            A.hub_tokenizer(src)
+            T.hub_tokenizer(src)
         if name not in [n for n, _, _ in sources]:
             sources.append((name, src, is_model))
 if not sources:
     st.info("No checkpoints in models/ yet: build the demo ones on the Home page, or name a Hub tokenizer above.")
     st.stop()
 with user_errors():
-    fert = A.fertility_table(tuple(sources), tuple(langs), 0, word_def)
+    fert = T.fertility_table(tuple(sources), tuple(langs), 0, word_def)
 st.caption(f"Words: **{word_def}**, {WORD_DEFINITIONS[word_def]}.")
 
 chart = fertility_bars(fert, measure)
@@ -73,7 +74,7 @@ if per_example is None:
 settings = run["settings"]
 faith = A.dataset_table(per_example)
 with user_errors():  # each model's own tokenizer, on the whole sample of the run's languages
-    own = A.fertility_table(tuple((A.model_name(p), p, True) for p in run["paths"]), tuple(settings["langs"]), 0,
+    own = T.fertility_table(tuple((A.model_name(p), p, True) for p in run["paths"]), tuple(settings["langs"]), 0,
                             word_def)
 conv = settings.get("convention", "mlt")
 und = faith.groupby(["model", "lang"])["undefined"].mean()

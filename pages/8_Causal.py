@@ -5,8 +5,8 @@ import streamlit as st
 from mlt_core.charts import causal as C
 from mlt_core.langs import SAMPLE_LANGS
 from ui import causal as Z
-from ui.guard import user_errors
-from ui.links import ensure_app_router
+from ui.widgets.guard import user_errors
+from ui.widgets.links import ensure_app_router
 
 ensure_app_router()
 st.title("Causal")

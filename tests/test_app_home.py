@@ -43,7 +43,7 @@ def run_app(**query) -> AppTest:
 
 
 def test_page_titles_and_urls_come_from_filenames():
-    from ui.links import page_title, page_url_path
+    from ui.widgets.links import page_title, page_url_path
 
     assert page_title(Path("pages/5_Language_Neurons.py")) == "Language Neurons"
     assert page_title(Path("pages/1_Home.py")) == "Home"
@@ -107,18 +107,18 @@ def test_url_restores_models_and_refuses_paths(models_dir):
 
 
 def test_training_panel_missing_or_broken_is_a_note(models_dir, monkeypatch):
-    monkeypatch.setitem(sys.modules, "ui.training", None)  # import fails
+    monkeypatch.setitem(sys.modules, "ui.widgets.training", None)  # import fails
     at = run_app()
     assert not at.exception
     exp = [e for e in at.sidebar.get("expander") if e.label == "Train a checkpoint"][0]
     assert "unavailable" in " ".join(c.value for c in exp.caption)
-    broken = types.ModuleType("ui.training")
+    broken = types.ModuleType("ui.widgets.training")
 
     def render_training_sidebar():
         raise RuntimeError("boom")
 
     broken.render_training_sidebar = render_training_sidebar
-    monkeypatch.setitem(sys.modules, "ui.training", broken)
+    monkeypatch.setitem(sys.modules, "ui.widgets.training", broken)
     at = run_app()
     assert not at.exception and at.dataframe  # the page itself still renders
     exp = [e for e in at.sidebar.get("expander") if e.label == "Train a checkpoint"][0]
@@ -136,7 +136,7 @@ def empty_models(tmp_path, monkeypatch):
 
 
 def test_fresh_clone_builds_demo_with_streamed_output(empty_models, built, monkeypatch):
-    import ui.playground_catalog as cat
+    import ui.home as cat
 
     script = (f"import shutil; print('[demo] step one', flush=True); print('[demo] step two', flush=True); "
               f"shutil.copytree({str(built / 'm-en')!r}, {str(empty_models / 'demo-en')!r})")
@@ -149,7 +149,7 @@ def test_fresh_clone_builds_demo_with_streamed_output(empty_models, built, monke
 
 
 def test_failed_demo_build_shows_its_output(empty_models, monkeypatch):
-    import ui.playground_catalog as cat
+    import ui.home as cat
 
     monkeypatch.setattr(cat, "build_demo_command",
                         lambda: [sys.executable, "-c", "print('error: no space left'); raise SystemExit(3)"])
@@ -163,7 +163,7 @@ def test_failed_demo_build_shows_its_output(empty_models, monkeypatch):
 
 
 def test_run_streaming_passes_each_line(tmp_path):
-    from ui.playground_catalog import run_streaming
+    from ui.home import run_streaming
 
     seen = []
     rc = run_streaming([sys.executable, "-c", "import sys; print('a'); print('b'); sys.exit(4)"], seen.append)
@@ -171,7 +171,7 @@ def test_run_streaming_passes_each_line(tmp_path):
 
 
 def test_checkpoint_table_reads_sharded_index(tmp_path):
-    from ui.playground_catalog import checkpoint_table
+    from ui.home import checkpoint_table
 
     d = tmp_path / "sharded"
     d.mkdir()

@@ -152,7 +152,7 @@ def test_charts_drawn_unvalidated_are_valid_and_unchanged(models_dir):
     import pandas as pd
 
     from mlt_core.charts import playground as builders
-    from ui.playground_views import unvalidated
+    from ui.widgets.charts import unvalidated
 
     probs = pd.DataFrame({"label": ["entailment", "neutral", "contradiction"], "prob": [0.2, 0.3, 0.5]})
     heat = pd.DataFrame({"layer": [0, 0, 1, 1], "head": [0, 1, 0, 1], "entropy": [1.0, 2.0, 0.5, 0.1],
@@ -359,7 +359,7 @@ def test_parallel_pair_is_one_click_away(models_dir):
 def test_open_in_playground_from_another_page(models_dir):
     script = f"""
 import streamlit as st
-from ui.links import open_in_playground
+from ui.widgets.links import open_in_playground
 
 def errors_page():
     if st.button("inspect", key="go"):
@@ -382,18 +382,18 @@ def test_language_neurons_tab_delegates_to_the_panel(models_dir, monkeypatch):
     import types
 
     calls = []
-    panel = types.ModuleType("ui.neurons_panel")
+    panel = types.ModuleType("ui.neurons")
 
     def render_neurons_panel(model_paths, premise, hypothesis):
         calls.append((list(model_paths), premise, hypothesis))
         st.markdown("neurons panel was here")
 
     panel.render_neurons_panel = render_neurons_panel
-    monkeypatch.setitem(sys.modules, "ui.neurons_panel", panel)
+    monkeypatch.setitem(sys.modules, "ui.neurons", panel)
     at = playground(view="Language neurons")
     assert calls[-1] == ([str(models_dir / "m-a"), str(models_dir / "m-b")], P_EN, H_EN)
     assert any(m.value == "neurons panel was here" for m in at.markdown)
-    monkeypatch.setitem(sys.modules, "ui.neurons_panel", None)  # missing: a note, the page still works
+    monkeypatch.setitem(sys.modules, "ui.neurons", None)  # missing: a note, the page still works
     at.run()
     assert not at.exception and len(at.metric) == 2
     assert any("not available" in i.value for i in at.info)
@@ -422,7 +422,7 @@ def test_chart_builders_encode_what_they_are_given():
 
 
 def test_examples_from_a_file_under_data_and_never_outside(models_dir, tmp_path, monkeypatch):
-    import ui.playground_examples as ex
+    import ui.playground.inputs as ex
 
     data = tmp_path / "data"
     data.mkdir()
@@ -449,7 +449,7 @@ def test_examples_from_a_file_under_data_and_never_outside(models_dir, tmp_path,
 
 
 def test_bertviz_page_is_bounded_and_escapes_tokens():
-    from ui.attention_view import SCALE, bertviz_html
+    from mlt_core.charts.bertviz import SCALE, bertviz_html
 
     rng = np.random.default_rng(0)
     n = 130
@@ -477,7 +477,7 @@ def test_pickers_follow_own_text(models_dir):
 
 
 def test_bertviz_bound_keeps_lines_within_budget():
-    from ui.attention_view import MAX_LINES, bertviz_bound
+    from mlt_core.charts.bertviz import MAX_LINES, bertviz_bound
 
     # model view, base model, 3 layers at 64 tokens: 147,456 lines unbounded -> cut tokens
     layers, n = bertviz_bound("model", 64, [9, 10, 11], 12)

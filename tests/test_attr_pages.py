@@ -210,7 +210,7 @@ def test_attributions_rerun_keeps_results_and_cancel_stops(models, monkeypatch):
     """After Run, a display option (|score|) redraws from the cache (no new forward); Cancel (pressed while a
     run is under way) leaves the page saying so, with no results, until Run is pressed again."""
     from mlt_core.forward import FORWARD_CALLS
-    from ui.progress import Progress
+    from ui.widgets.progress import Progress
 
     # AppTest cannot click during a run: keep the run's Cancel button on the page afterwards to press it
     monkeypatch.setattr(Progress, "close", lambda self: None)

@@ -195,7 +195,7 @@ def test_uploaded_files_are_parsed_in_memory_with_row_named_errors(models_dir):
 
 def test_a_failed_run_is_shown_once_and_the_last_good_run_stays(models_dir):
     """Offline, the Hub data fails: one clear error, no traceback; the sample run stays the session's."""
-    import ui.playground_examples as ex
+    import ui.playground.inputs as ex
 
     at = AppTest.from_file(APP, default_timeout=180)
     at.session_state["selected_models"] = [str(models_dir / "m-en"), str(models_dir / "m-hi")]

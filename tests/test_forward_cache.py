@@ -53,7 +53,7 @@ def test_fifty_long_pairs_stay_within_the_budget(base12, monkeypatch, dtype, wid
 
     from mlt_core.checkpoint import load_checkpoint
     from mlt_core.forward import forward
-    import ui.models as M
+    import ui.widgets.models as M
 
     monkeypatch.setenv(M.FORWARD_CACHE_MB_ENV, str(budget_mb))
     monkeypatch.setenv(M.FORWARD_CACHE_DTYPE_ENV, dtype)

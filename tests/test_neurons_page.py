@@ -118,7 +118,7 @@ def test_ablation_matrix_on_the_page(models_dir):
 
 
 def _panel(path, premise, hypothesis):
-    from ui.neurons_panel import render_neurons_panel
+    from ui.neurons import render_neurons_panel
 
     render_neurons_panel([path], premise, hypothesis)
 

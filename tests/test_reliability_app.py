@@ -43,7 +43,7 @@ def test_a_symlink_leaving_models_is_neither_listed_nor_opened(models):
         app_source(str(models / "link-out"))
     assert app_source("inside") == str(models / "inside") and app_source("link-in") == str(models / "link-in")
     assert app_source("FacebookAI/xlm-roberta-base") == "FacebookAI/xlm-roberta-base"  # a Hub id (loaded later)
-    from ui.models import get_checkpoint
+    from ui.widgets.models import get_checkpoint
 
     with pytest.raises(MltError, match="outside models/"):
         get_checkpoint(str(models / "link-out"))
@@ -64,7 +64,7 @@ def test_folders_the_operator_allows(models, monkeypatch):
 SIDEBAR = """
 import sys
 sys.path.insert(0, {root!r})
-from ui.training import render_training_sidebar
+from ui.widgets.training import render_training_sidebar
 render_training_sidebar()
 """
 
@@ -125,7 +125,7 @@ def test_an_empty_jsonl_says_it_is_empty(raw):
 # ------------------------------------------------------------------- 12: CSV exports
 def test_csv_exports_escape_formula_cells():
     from mlt_core.export import to_csv
-    from ui import download
+    from ui.widgets import download
 
     df = pd.DataFrame({"premise": ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "plain", "\tx"],
                        "delta": [-0.5, 1.0, -2.0, 0.0, 3.5, 1e-3], "=col": [1, 2, 3, 4, 5, 6]})
@@ -142,7 +142,7 @@ def test_home_flags_a_zero_step_checkpoint_by_the_same_rule(tmp_path):
     from tiny import make_tiny_checkpoint
 
     from mlt_core.checkpoint import load_checkpoint, read_meta
-    from ui.playground_catalog import untrained_head
+    from ui.home import untrained_head
 
     zero = make_tiny_checkpoint(tmp_path / "zero", meta={"role": "fine-tuned", "hyperparameters": {"steps": 0}})
     done = make_tiny_checkpoint(tmp_path / "done", meta={"role": "fine-tuned", "hyperparameters": {"steps": 30}})

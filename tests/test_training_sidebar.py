@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
-from ui.training import render_training_sidebar
+from ui.widgets.training import render_training_sidebar
 render_training_sidebar()
 """
 
@@ -102,7 +102,7 @@ def test_missing_fields_are_an_error_message(models):
 
 
 def test_module_import_does_not_load_torch():
-    code = "import sys; sys.path.insert(0, %r); import ui.training; print('torch' in sys.modules, " \
+    code = "import sys; sys.path.insert(0, %r); import ui.widgets.training; print('torch' in sys.modules, " \
            "'transformers' in sys.modules)" % str(ROOT)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr

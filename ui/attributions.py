@@ -1,11 +1,11 @@
-"""Attributions and Tokenizers pages: attributions + faithfulness of one pair per model (cached, from
-the shared forward), the dataset-scale faithfulness run (disk cache via mlt_core.store), fertility.
+"""Attributions page: attributions + faithfulness of one pair per model (cached, from the shared
+forward), the dataset-scale faithfulness run (disk cache via mlt_core.store; the Tokenizers page
+reads its latest run, ui/tokenizers.py has the fertility side).
 
 Session state holds selections only; results live in st.cache_data / the disk cache.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -14,11 +14,10 @@ import streamlit as st
 from mlt_core.errors import MltError
 from mlt_core.labels import LABELS
 from mlt_core.langs import SAMPLE_LANGS
-from ui.models import available_checkpoints, get_checkpoint, get_forward
+from ui.widgets.models import get_checkpoint, get_forward
 
 EXAMPLE = ("A man is eating an apple in the park.", "Someone is eating.")
 RUNS = "attr_faith"  # disk-cache kind: per-example faithfulness frames, and the pointer to the latest run
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 def model_name(path: str) -> str:
@@ -51,7 +50,7 @@ def pair_result(source: str, premise: str, hypothesis: str, methods: tuple, targ
 def run_pairs(paths: list[str], premise: str, hypothesis: str, methods: tuple, target: str | None, steps: int,
               cancel_key: str, convention: str = "mlt") -> dict:
     """pair_result of every model, one at a time, under a progress bar with an estimate and a Cancel button."""
-    from ui.progress import Progress
+    from ui.widgets.progress import Progress
 
     prog = Progress(f"Attributing and erasing tokens ({len(methods)} methods)…", cancel_key=cancel_key)
     out = {}
@@ -106,7 +105,7 @@ def run_dataset(paths: list[str], settings: dict) -> pd.DataFrame:
     pairs = sample_pairs(tuple(settings["langs"]), settings["n"])
     if pairs.empty:
         raise MltError(f"the bundled sample has no test pairs in {', '.join(settings['langs'])}")
-    from ui.progress import Progress
+    from ui.widgets.progress import Progress
 
     prog = Progress("Scoring faithfulness…", cancel_key="attr_ds_cancel")
     frames = []
@@ -172,33 +171,3 @@ def latest_dataset() -> tuple[pd.DataFrame | None, dict | None]:
         return None, None
     return pd.concat(frames, ignore_index=True), {"paths": [p for p, f in runs.items() if f is not None],
                                                   "settings": ptr["settings"]}
-
-
-# ------------------------------------------------------------------------------- tokenizers
-def tokenizer_source(text: str) -> tuple[str, str, bool]:
-    """(name, source, is_checkpoint) for a checkpoint name in models/ or a Hub id; never a local path."""
-    s = text.strip()
-    known = {c["name"]: c["path"] for c in available_checkpoints()}
-    if s in known:
-        return s, known[s], True
-    if not HUB_ID.fullmatch(s) or ".." in s or Path(s).exists():
-        raise MltError(f"{s!r} is not a Hub id (like 'xlm-roberta-base' or 'org/name') or a checkpoint name in "
-                       "models/; local paths are not accepted here (put the tokenizer under models/)")
-    return s, s, False
-
-
-@st.cache_resource(max_entries=8, show_spinner="Loading tokenizer…")
-def hub_tokenizer(source: str):
-    from mlt_core.fertility import load_tokenizer
-
-    return load_tokenizer(source)
-
-
-@st.cache_data(max_entries=32, show_spinner="Tokenising…")
-def fertility_table(sources: tuple, langs: tuple, n: int, words: str = "rust") -> pd.DataFrame:
-    """Fertility per tokenizer x language on the bundled sample. sources: ((name, path-or-hub-id, is_model), ...).
-    words: the word definition, "rust" or "spaces" (mlt_core.fertility.WORD_DEFINITIONS)."""
-    from mlt_core.fertility import fertility, texts_of
-
-    toks = {name: (get_checkpoint(src).tokenizer if is_model else hub_tokenizer(src)) for name, src, is_model in sources}
-    return fertility(toks, texts_of(sample_pairs(langs, n)), words)

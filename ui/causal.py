@@ -3,7 +3,7 @@
 Per-pair views are cached per (models, pair) with st.cache_data; dataset-scale runs start only on
 their button (with a progress bar) and are remembered in session state as their settings alone
 ({models, data, langs, limit...}): a rerun asks the core again, which reads its disk cache (no
-model forward). Models come from ui.models.get_checkpoint (shared across sessions): the causal
+model forward). Models come from ui.widgets.models.get_checkpoint (shared across sessions): the causal
 core never mutates them (interpolation works on private copies).
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from mlt_core.charts import causal as C
 from mlt_core.errors import MltError
 from mlt_core.report import Figure, render_html
 from ui.evaluation import load_data, show_figure
-from ui.guard import user_errors
-from ui.models import get_checkpoint
+from ui.widgets.guard import user_errors
+from ui.widgets.models import get_checkpoint
 
 SWAP_KEY, PATCH_KEY, INTERP_KEY = "cz_swap", "cz_patch", "cz_interp"  # session state: last run settings
 LENS_DATA, LENS_LIMIT = "sample", 100  # the probes' training data: the bundled sample, 100 pairs per language
@@ -26,7 +26,7 @@ FALLBACK = ("A man is playing a guitar on stage.", "A person is performing music
 def model_pair() -> tuple[str, str, str, str]:
     """Two selectboxes over the checkpoints in models/ (defaults: the models selected on Home):
     (name A, path A, name B, path B). Stops the page when there is none."""
-    from ui.models import available_checkpoints, selected_models
+    from ui.widgets.models import available_checkpoints, selected_models
 
     paths = {c["name"]: c["path"] for c in available_checkpoints()}
     paths.update({p.rstrip("/").split("/")[-1]: p for p in selected_models() if p not in paths.values()})
@@ -123,7 +123,7 @@ def render_weights(models: dict[str, str]) -> Figure | None:
     """The weights tab: a base picker (default: each model's mlt.json), the heatmap side by side, and the
     number of FFN neurons each layer changed."""
     from mlt_core import store
-    from ui.models import available_checkpoints
+    from ui.widgets.models import available_checkpoints
 
     others = [c["name"] for c in available_checkpoints()]
     choice = st.selectbox("Base", ["from each model's mlt.json", *others], key="cz_weights_base")
@@ -148,7 +148,7 @@ def render_weights(models: dict[str, str]) -> Figure | None:
 def lens_frame(path: str, premise: str, hypothesis: str, train: bool = False) -> pd.DataFrame | None:
     """The decision lens of one model on the pair; None while its probes are not trained (train=True trains them)."""
     from mlt_core.causal.lens import lens_pair, probes_for
-    from ui.models import get_forward
+    from ui.widgets.models import get_forward
 
     data = load_data(LENS_DATA, None, LENS_LIMIT)
     progress, close = progress_bar("Training probes…") if train else (None, lambda: None)

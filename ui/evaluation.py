@@ -1,5 +1,5 @@
 """Evaluation and Errors pages: data choice, a cached evaluation run with progress, figures with
-downloads, the HTML report, dataset-level internals and the error browser.
+downloads, the HTML report and dataset-level internals (the Errors page reads the same run: ui/errors.py).
 
 Session state holds selections only: `EVAL_KEY` is the last successful Run's {models, data, langs,
 limit} (a Run that fails is shown once and not kept);
@@ -21,8 +21,8 @@ from mlt_core.data import XNLI_LANGS  # noqa: F401  (the page offers these for t
 from mlt_core.data import APP_DOWNLOAD_HINT, DOWNLOAD_HINT, read_nli_bytes
 from mlt_core.errors import MltError
 from mlt_core.io import REPO_ROOT
-from ui.download import figure_downloads
-from ui.models import get_checkpoint
+from ui.widgets.download import figure_downloads
+from ui.widgets.models import get_checkpoint
 
 EVAL_KEY = "eval_params"  # last run: {"models": [paths], "data": str, "langs": [..], "limit": int|None}
 INTERNALS_KEY = "eval_internals"  # {"limit": n} once the user asked for internals
@@ -129,7 +129,7 @@ def run(params: dict, show_progress: bool = True):
     from mlt_core.evaluate import evaluate
 
     data = load_data(params["data"], tuple(params["langs"]), params.get("limit"))
-    from ui.progress import Progress
+    from ui.widgets.progress import Progress
 
     bar = Progress("Evaluating…", cancel_key="ev_cancel") if show_progress else None
 
@@ -299,38 +299,3 @@ def report_button(ev, extra: dict | None = None, key: str = "ev_report") -> None
     if st.session_state.get(f"{key}_ready"):
         st.download_button("⬇ Download report.html", evaluation_report(ev, extra).encode("utf-8"),
                            "mlt-evaluation-report.html", "text/html", key=f"{key}_download")
-
-
-def errors_frame(ev) -> pd.DataFrame:
-    """Misclassified examples, most confidently wrong first."""
-    p = ev.predictions
-    wrong = p[p["gold"] != p["predicted"]].copy()
-    wrong["length"] = wrong["n_tokens"]
-    cols = ["model", "lang", "id", "gold", "predicted", "confidence", "length", "premise", "hypothesis"]
-    return wrong.sort_values("confidence", ascending=False)[cols].reset_index(drop=True)
-
-
-def parallel_frame(ev, example_id: str) -> pd.DataFrame:
-    """The same pair id in every evaluated language, with each model's prediction and confidence."""
-    p = ev.predictions[ev.predictions["id"] == example_id]
-    base = p.drop_duplicates("lang")[["lang", "gold", "premise", "hypothesis"]].set_index("lang")
-    models = list(dict.fromkeys(p["model"]))
-    for m in models:
-        q = p[p["model"] == m].set_index("lang")
-        base[m] = [f"{'✓' if q.at[l, 'predicted'] == q.at[l, 'gold'] else '✗'} {q.at[l, 'predicted']} "
-                   f"({q.at[l, 'confidence']:.0%})" if l in q.index else "–" for l in base.index]
-    return base[["gold", *models, "premise", "hypothesis"]].reset_index()  # predictions before the long texts
-
-
-def filter_errors(errors: pd.DataFrame, models=(), langs=(), gold=(), predicted=(), min_conf: float = 0.0,
-                  text: str = "") -> pd.DataFrame:
-    """Errors restricted to the chosen models/languages/labels, confidence >= min_conf, text in premise or hypothesis."""
-    keep = errors["confidence"] >= min_conf
-    for col, vals in (("model", models), ("lang", langs), ("gold", gold), ("predicted", predicted)):
-        if vals:
-            keep &= errors[col].isin(list(vals))
-    if text.strip():
-        t = text.strip().lower()
-        keep &= errors["premise"].str.lower().str.contains(t, regex=False) | \
-            errors["hypothesis"].str.lower().str.contains(t, regex=False) | (errors["id"].str.lower() == t)
-    return errors[keep].reset_index(drop=True)

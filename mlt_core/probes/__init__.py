@@ -4,7 +4,8 @@ A new probe is a new small file plus one `register(...)` line here; `python -m m
 (its tables and its --json) iterates REGISTRY. Each entry carries its name, its kind ("model":
 fn(cache, i) for one model; "pair": fn(cache_a, cache_b, i) for two), a compatibility check
 (which model families it runs on, how many models it needs) and its help: the first line of
-the function's docstring.
+the function's docstring. An entry with a `view` is also a Playground tab (labelled `title`):
+"table" draws its DataFrame generically; another name picks a custom renderer in ui/playground/views.py.
 """
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ class Probe:
     kind: str = "model"
     families: tuple = FAMILIES  # checkpoint families it is meaningful for
     summary: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # a shorter table for the CLI's text output
+    view: str | None = None  # a Playground tab: "table" (generic) or a ui renderer's name; None: CLI only
+    label: str | None = None  # the tab's label (default: from the name)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
 
     @property
     def help(self) -> str:
@@ -54,11 +61,11 @@ PAIR_PROBES: dict[str, Callable] = {}
 
 
 def register(name: str, fn: Callable, kind: str = "model", families: tuple = FAMILIES,
-             summary: Callable | None = None) -> Probe:
-    """Add (or replace) a probe; returns its entry."""
+             summary: Callable | None = None, view: str | None = None, label: str | None = None) -> Probe:
+    """Add (or replace) a probe; returns its entry. view="table" (or a renderer's name) adds a Playground tab."""
     if kind not in KINDS:
         raise ValueError(f"probe kind {kind!r}: use one of {', '.join(KINDS)}")
-    REGISTRY[name] = p = Probe(name, fn, kind, tuple(families), summary)
+    REGISTRY[name] = p = Probe(name, fn, kind, tuple(families), summary, view, label)
     (PROBES if kind == "model" else PAIR_PROBES)[name] = fn
     return p
 
@@ -74,7 +81,8 @@ def _entropy_by_layer(df: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"entropy": "mean entropy (nats)", "entropy_norm": "normalised"})
 
 
-register("prediction", prediction)
-register("tokens", tokens)
-register("attention_entropy", attention_entropy, summary=_entropy_by_layer)
-register("layer_similarity", layer_similarity, kind="pair")
+register("prediction", prediction)  # the Playground's prediction cards, not a tab
+# registry order = Playground tab order (the first is the default tab)
+register("attention_entropy", attention_entropy, summary=_entropy_by_layer, view="entropy", label="Attention entropy")
+register("layer_similarity", layer_similarity, kind="pair", view="similarity", label="Similarity 1 vs 2")
+register("tokens", tokens, view="tokens", label="Tokens")

@@ -8,8 +8,8 @@ import streamlit as st
 
 from mlt_core.errors import MltError
 from mlt_core.io import REPO_ROOT
-from ui import state
-from ui.models import MAX_MODELS
+from ui.widgets import state
+from ui.widgets.models import MAX_MODELS
 
 PAGES_DIR = REPO_ROOT / "pages"
 PLAYGROUND_PAGE = PAGES_DIR / "2_Playground.py"  # absolute: works whatever the entry script's folder

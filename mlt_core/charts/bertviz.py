@@ -1,8 +1,8 @@
-"""Attention of one pair: a token x token heatmap per model, and bertviz's head / model view offline.
+"""bertviz's head / model view of one pair as a self-contained offline HTML page.
 
 bertviz's own HTML loads require.js, d3 and jQuery from a CDN and draws nothing offline. Here the
-vendored d3 v5.7.0 and jQuery 3.7.1 (ui/vendor/, licence headers kept) are inlined, a 2-line
-shim stands in for require.js, and bertviz's unmodified head_view.js / model_view.js run on top.
+vendored d3 v5.7.0 and jQuery 3.7.1 (mlt_core/charts/vendor/, licence headers kept) are inlined, a
+2-line shim stands in for require.js, and bertviz's unmodified head_view.js / model_view.js run on top.
 Size stays bounded: chosen layers only, at most `max_tokens` tokens, weights sent as integers in
 thousandths (3 decimals), and bertviz's sentence A/B filters rebuilt in the browser from the
 full matrix instead of being sent twice.
@@ -18,8 +18,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import streamlit as st
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 VENDOR_JS = ("jquery.v3.7.1.min.js", "d3.v5.7.0.min.js")
@@ -29,7 +27,6 @@ MAX_TOKENS = 96
 # second in software-rendered Chromium (150,000, the old default of 3 base layers at 64 tokens: 4 s)
 MAX_LINES = 40_000
 MIN_TOKENS = 24  # below this, drop layers rather than tokens
-HEATMAP_MAX_TOKENS = 128
 FONTS = "'Helvetica Neue', Helvetica, Arial, 'Noto Sans Devanagari', 'Lohit Devanagari', 'Nirmala UI', sans-serif"
 
 _SHIM = """
@@ -168,109 +165,3 @@ def bertviz_html(view: str, tokens: list[str], attn: np.ndarray, layers: list[in
         thumb = n * box + 10
         height = int(max(len(layers) * thumb + 38, n * 18 + 70) + 50)
     return BertvizPage(doc, int(height * zoom), n, total, tuple(layers))
-
-
-def attention_frame(cache, layer: int, head: int, i: int = 0, max_tokens: int = HEATMAP_MAX_TOKENS) -> pd.DataFrame:
-    """q, k, weight for one head of one example (first max_tokens); token labels in `df.attrs["labels"]`.
-
-    Numbers only: the chart names tokens from one list (a Vega parameter), not four strings per cell.
-    """
-    pattern = cache[f"blocks.{layer}.attn.pattern"][i]  # [head, q, k]
-    keep = cache.attention_mask[i].bool()
-    w = pattern[head][keep][:, keep].numpy()  # [n, n] padding removed
-    toks = cache.tokens[i]
-    n = min(len(toks), max_tokens)
-    q, k = np.meshgrid(np.arange(n, dtype=np.int16), np.arange(n, dtype=np.int16), indexing="ij")
-    df = pd.DataFrame({"q": q.ravel(), "k": k.ravel(), "weight": w[:n, :n].ravel().astype(np.float32)})
-    df.attrs["labels"] = [f"{j}·{t}" for j, t in enumerate(pretty(toks[:n]))]
-    df.attrs["tokens"] = list(toks[:n])
-    return df
-
-
-def with_tokens(df: pd.DataFrame) -> pd.DataFrame:
-    """attention_frame plus q_token / k_token columns (for a CSV download)."""
-    toks = np.asarray(df.attrs["tokens"], dtype=object)
-    return df.assign(q_token=toks[df["q"].to_numpy()], k_token=toks[df["k"].to_numpy()])
-
-
-def _clamp_key(key: str, options: list, default) -> None:
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default
-
-
-def render_attention_pattern(runs) -> None:
-    """Layer/head pickers shared by all models; one token x token heatmap per model."""
-    from mlt_core.charts.playground import attention_heatmap
-    from ui.download import figure_downloads
-    from ui.playground_views import show_chart
-
-    n_layers, n_heads = min(r.cache.n_layers for r in runs), min(r.cache.n_heads for r in runs)
-    _clamp_key("pg_layer", list(range(n_layers)), n_layers - 1)
-    _clamp_key("pg_head", list(range(n_heads)), 0)
-    c1, c2 = st.columns(2)
-    layer = c1.selectbox("Layer", list(range(n_layers)), key="pg_layer", persist_state="session")
-    head = c2.selectbox("Head", list(range(n_heads)), key="pg_head", persist_state="session")
-    cols = st.columns(min(len(runs), 2))
-    frames = [attention_frame(r.cache, layer, head) for r in runs]
-    vmax = max(float(df["weight"].max()) for df in frames)  # one colour scale: the models stay comparable
-    for i, (r, df) in enumerate(zip(runs, frames)):
-        with cols[i % len(cols)]:
-            chart = attention_heatmap(df, df.attrs["labels"], title=f"{i + 1}. {r.name}: layer {layer}, head {head}",
-                                      vmax=vmax)
-            show_chart(chart, f"pg_attn_chart_{i}")
-            if len(r.cache.tokens[0]) > HEATMAP_MAX_TOKENS:
-                st.caption(f"first {HEATMAP_MAX_TOKENS} of {len(r.cache.tokens[0])} tokens shown")
-            figure_downloads(chart, with_tokens(df), f"attention-{r.name}-L{layer}H{head}", key=f"pg_dl_attn_{i}")
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _bertviz_page(path: str, premise: str, hypothesis: str, view: str, layers: tuple) -> BertvizPage:
-    """The offline bertviz page of one model on one pair (from the cached forward)."""
-    from ui.models import get_forward
-
-    cache = get_forward(path, premise, hypothesis)
-    keep = cache.attention_mask[0].bool()
-    attn = np.stack([cache[f"blocks.{l}.attn.pattern"][0][:, keep][:, :, keep].numpy() for l in layers])
-    seq = [s for s, m in zip(cache.seq_ids[0], keep.tolist()) if m]
-    b = next((j for j, s in enumerate(seq) if s == 1), None)  # first hypothesis token
-    kept, n = bertviz_bound(view, len(cache.tokens[0]), list(layers), cache.n_heads)
-    attn = attn[[list(layers).index(l) for l in kept]]
-    page = bertviz_html(view, cache.tokens[0], attn, kept, sentence_b_start=b, max_tokens=n)
-    page.dropped_layers = tuple(l for l in layers if l not in kept)
-    return page
-
-
-def render_bertviz(runs) -> None:
-    """bertviz head view or model view of one model, for the chosen layers (default: the last 3)."""
-    names = [r.name for r in runs]
-    _clamp_key("pg_bv_model", names, names[0])
-    _clamp_key("pg_bv_kind", ["head", "model"], "head")
-    c1, c2, c3 = st.columns([1, 1, 2])
-    name = c1.selectbox("Model", names, key="pg_bv_model", persist_state="session")
-    view = c2.radio("View", ["head", "model"], key="pg_bv_kind", horizontal=True, persist_state="session",
-                    format_func=lambda v: f"{v} view")
-    r = runs[names.index(name)]
-    all_layers = list(range(r.cache.n_layers))
-    chosen = [l for l in st.session_state.get("pg_bv_layers") or [] if l in all_layers] or all_layers[-3:]
-    st.session_state["pg_bv_layers"] = chosen
-    layers = c3.multiselect("Layers", all_layers, key="pg_bv_layers",
-                            help="Fewer layers = more tokens drawn: the view is bounded to draw in about a second.")
-    if not layers:
-        st.info("Pick at least one layer.")
-        return
-    page = _bertviz_page(r.path, r.cache.pairs[0][0], r.cache.pairs[0][1], view, tuple(sorted(layers)))
-    left = []
-    if page.dropped_layers:
-        left.append(f"layers {', '.join(map(str, page.dropped_layers))} left out (showing "
-                    f"{', '.join(map(str, page.layers))})")
-    if page.shown_tokens < page.total_tokens:
-        left.append(f"first {page.shown_tokens} of {page.total_tokens} tokens shown (rows no longer sum to 1)")
-    if left:
-        st.caption("Bounded to draw in about a second (at most "
-                   f"{MAX_LINES:,} attention lines): " + "; ".join(left) + ". Pick fewer layers for more tokens; "
-                   "the Attention pattern tab shows any single head in full.")
-    st.iframe(page.html, height=page.height, alt=f"bertviz {view} view of {name}")
-    c1, c2 = st.columns([1, 3], vertical_alignment="center")
-    c1.download_button("⬇ HTML", page.html.encode("utf-8"), f"bertviz-{view}-{name}.html", "text/html",
-                       key="pg_dl_bertviz", on_click="ignore", help="a standalone page: opens offline in any browser")
-    c2.caption(f"{len(page.html) / 1024:.0f} KiB page, drawn offline (vendored d3 and jQuery).")

@@ -1,29 +1,26 @@
 """The Playground: one premise/hypothesis pair, up to four models, every view from ONE forward each.
 
 render() draws the page: inputs (text, examples, the parallel pair in another language), then per
-model the prediction, then the detail views in tabs. Every tab is drawn in the same run (so
-clicking a tab shows a finished view at once), and every view reads ui.models.get_forward's cached
-pass, so changing a layer, head or option never reruns a model.
+model the prediction, then the detail views in tabs (ui/playground/views.py: one per registry probe
+with a view, then the other views; only the open tab is drawn). Every view reads
+ui.widgets.models.get_forward's cached pass, so changing a layer, head or option never reruns a model.
 """
 from __future__ import annotations
 
 import logging
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 
 from mlt_core.charts.theme import model_colors
 from mlt_core.errors import MltError
-from ui import state
-from ui.models import forward_store, get_checkpoint, get_forward, selected_models, take_recomputed
-from ui.playground_examples import render_inputs
+from ui.widgets import state
+from ui.widgets.models import forward_store, get_checkpoint, get_forward, selected_models, take_recomputed
+from ui.playground.inputs import render_inputs
+from ui.playground.views import PAGE, render_predictions, tabs_fragment, url_spec, url_values
 
 log = logging.getLogger("mlt.playground")
-PAGE = "playground"
-TABS = ["Attention entropy", "Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz", "Language neurons",
-        "Causal"]
 
 
 @dataclass
@@ -39,22 +36,6 @@ class Run:
     @property
     def untrained(self) -> bool:
         return self.ckpt.head_is_noise
-
-
-def url_spec() -> dict:
-    return {
-        "premise": ("pg_premise", state.parse_text()), "hypothesis": ("pg_hypothesis", state.parse_text()),
-        "view": ("pg_view", state.parse_choice(TABS)), "norm": ("pg_norm", state.parse_bool),
-        "layer": ("pg_layer", state.parse_int(0, 1000)), "head": ("pg_head", state.parse_int(0, 1000)),
-        "bv": ("pg_bv_kind", state.parse_choice(["head", "model"])),
-    }
-
-
-def url_values() -> dict:
-    ss = st.session_state
-    return {"premise": ss.get("pg_premise"), "hypothesis": ss.get("pg_hypothesis"), "view": ss.get("pg_view"),
-            "norm": None if ss.get("pg_norm", True) else "0", "layer": ss.get("pg_layer"), "head": ss.get("pg_head"),
-            "bv": ss.get("pg_bv_kind")}
 
 
 def scripts(text: str) -> list[str]:
@@ -124,8 +105,6 @@ def render() -> None:
         st.info("Type a premise and a hypothesis (or pick an example) to run the models.")
         state.publish(PAGE, url_values())
         return
-    from ui.playground_views import render_predictions, tabs_fragment
-
     runs = run_models(paths, premise, hypothesis)
     if runs:
         render_notices(runs, premise, hypothesis)

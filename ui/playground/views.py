@@ -1,27 +1,37 @@
-"""Playground views of the cached forward passes: prediction cards, then tabs (entropy, similarity,
-tokens, attention, bertviz, language neurons), only the open one drawn (and sent) in a run."""
+"""Playground views of the cached forward passes: prediction cards, then the tabs, only the open one
+drawn (and sent) in a run.
+
+The tabs are the probe registry's entries that have a `view` (mlt_core.probes.REGISTRY: label,
+compatibility check and help come from the entry), then the views that are not probes (UI_TABS).
+A probe's `view` names its renderer in RENDERERS; an unknown name or "table" gets render_table, so a
+registry line alone gives a tab.
+"""
 from __future__ import annotations
 
 import html
 import logging
+from functools import partial
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
 
 from mlt_core.charts import playground as charts
+from mlt_core.charts.tokens import token_chips_html
 from mlt_core.errors import MltError
-from mlt_core.probes import attention_entropy, layer_similarity
+from mlt_core.probes import REGISTRY, Probe, attention_entropy, layer_similarity
 from mlt_core.probes.similarity import CKA_AUTO
 from mlt_core.probes.prediction import predicted_label, prediction
 from mlt_core.probes.tokens import tokens as token_frame
-from ui.download import figure_downloads
-from ui.models import get_forward
+from ui.causal import render_playground_tab as render_causal_tab
+from ui.playground.attention import render_attention_pattern, render_bertviz
+from ui.widgets import state
+from ui.widgets.charts import show_chart
+from ui.widgets.download import figure_downloads
+from ui.widgets.models import get_forward
 
 log = logging.getLogger("mlt.playground")
-DEVANAGARI_FONTS = "'Source Sans Pro', 'Noto Sans', 'Noto Sans Devanagari', 'Lohit Devanagari', 'Nirmala UI', " \
-                   "'Mangal', sans-serif"
-SEGMENT_STYLE = {"premise": ("#E8F1FA", "#0072B2"), "hypothesis": ("#FDF1E0", "#E69F00"),
-                 "special": ("#EEEEEE", "#999999")}
+PAGE = "playground"
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -37,25 +47,6 @@ def similarity_frame(path_a: str, path_b: str, premise: str, hypothesis: str) ->
     long = sim.melt(id_vars="layer", value_vars=["cosine", "cka"], var_name="metric", value_name="value")
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
     return long
-
-
-def unvalidated(chart):
-    """A copy of `chart` whose to_dict() (what Streamlit calls) skips the schema validation."""
-    chart = chart.copy(deep=False)
-    to_dict = chart.to_dict
-    # object.__setattr__: Altair's own __setattr__ would store it as a chart property
-    object.__setattr__(chart, "to_dict", lambda *a, **kw: to_dict(*a, **{**kw, "validate": False}))
-    return chart
-
-
-def show_chart(chart, key: str, width: str = "stretch") -> None:
-    """st.altair_chart in a keyed container (browser tests find `.st-key-<key>`).
-
-    Skips Altair's JSON-schema validation of the spec (our chart builders are tested against it in
-    tests; validating every chart again on every rerun was ~30% of a Playground rerun).
-    """
-    with st.container(key=key):
-        st.altair_chart(unvalidated(chart), width=width)
 
 
 def render_predictions(runs) -> None:
@@ -116,10 +107,7 @@ def render_entropy(runs, premise: str, hypothesis: str) -> None:
 
 
 def render_similarity(runs, premise: str, hypothesis: str) -> None:
-    if len(runs) < 2:
-        st.info("Select two models on the Home page to compare their representations layer by layer.")
-        return
-    a, b = runs[0], runs[1]
+    a, b = runs[0], runs[1]  # two or more: the registry entry's check ran first
     df = similarity_frame(a.path, b.path, premise, hypothesis)
     if df["value"].notna().sum() == 0:
         st.info(f"{a.name} and {b.name} are not comparable here (different tokenizations and hidden sizes).")
@@ -132,24 +120,6 @@ def render_similarity(runs, premise: str, hypothesis: str) -> None:
     st.caption("Cosine: of the mean-pooled hidden states. CKA: linear CKA over this pair's tokens "
                f"(1 = same geometry up to rotation and scale; estimator: {CKA_AUTO}, so debiased for one pair).")
     figure_downloads(chart, df, f"layer-similarity-{a.name}-{b.name}", key="pg_dl_similarity")
-
-
-def token_chips_html(df: pd.DataFrame) -> str:
-    """Tokens as chips: premise / hypothesis / special colours, subword continuations joined, a bar at the boundary."""
-    parts, seen_premise, marked = [], False, False
-    for t in df.itertuples():
-        bg, border = SEGMENT_STYLE.get(t.segment, SEGMENT_STYLE["special"])
-        seen_premise = seen_premise or t.segment == "premise"
-        if seen_premise and not marked and t.segment != "premise":  # first token after the premise
-            marked = True
-            parts.append('<span title="premise | hypothesis" style="display:inline-block;width:3px;height:1.6em;'
-                         'background:#333;margin:0 8px;vertical-align:middle"></span>')
-        gap = "6px" if t.word_start else "1px"
-        text = html.escape(str(t.token).replace("▁", "␣") if str(t.token) != "▁" else "␣")
-        parts.append(f'<span class="tok tok-{t.segment}" title="{t.position}: {t.segment}" style="display:inline-block;'
-                     f'margin:3px 0 3px {gap};padding:1px 5px;border:1px solid {border};border-radius:4px;'
-                     f'background:{bg};font-size:1.05rem">{text}</span>')
-    return f'<div style="line-height:2.1;font-family:{DEVANAGARI_FONTS}">{"".join(parts)}</div>'
 
 
 def render_tokens(runs) -> None:
@@ -168,10 +138,10 @@ def render_tokens(runs) -> None:
 
 def render_neurons(runs, premise: str, hypothesis: str) -> None:
     try:
-        from ui.neurons_panel import render_neurons_panel
+        from ui.neurons import render_neurons_panel
     except Exception as e:  # noqa: BLE001 - optional panel, written by another module
         log.debug("neurons panel unavailable: %r", e)
-        st.info("The language-neurons panel is not available (ui/neurons_panel.py missing or broken).")
+        st.info("The language-neurons panel is not available (ui/neurons.py missing or broken).")
         return
     try:
         render_neurons_panel([r.path for r in runs], premise, hypothesis)
@@ -182,6 +152,81 @@ def render_neurons(runs, premise: str, hypothesis: str) -> None:
         st.error(f"The language-neurons panel failed ({type(e).__name__}); see the server log.", icon="⚠️")
 
 
+def render_table(probe: Probe, runs, premise: str, hypothesis: str) -> None:
+    """Any probe without a drawing of its own: its DataFrame per model (per pair of models 1 and 2), as a
+    table, with a bar chart of its numeric columns when it has a few rows."""
+    groups = [runs[:2]] if probe.kind == "pair" else [[r] for r in runs]
+    for i, group in enumerate(groups):
+        title = " vs ".join(r.name for r in group)
+        try:
+            df = probe([r.cache for r in group])
+        except MltError as e:
+            st.error(f"**{title}**: {e}", icon="⚠️")
+            continue
+        except Exception as e:  # noqa: BLE001 - a broken probe must not take the page down
+            log.exception("probe %s failed on %s", probe.name, title)
+            st.error(f"**{title}**: the probe {probe.name} failed ({type(e).__name__}); see the server log.", icon="⚠️")
+            continue
+        with st.container(key=f"pg_probe_{probe.name}_{i}"):
+            st.markdown(f"**{i + 1}. {title}**" if probe.kind == "model" else f"**{title}**")
+            numeric = df.select_dtypes("number")
+            if 1 < len(df) <= 64 and not numeric.empty:
+                st.bar_chart(numeric)
+            st.dataframe(df, hide_index=True)
+        figure_downloads(None, df, f"{probe.name}-{title}", key=f"pg_dl_probe_{probe.name}_{i}")
+
+
+# a probe's `view` -> its drawing: fn(runs, premise, hypothesis)
+RENDERERS: dict[str, Callable] = {
+    "entropy": render_entropy,
+    "similarity": render_similarity,
+    "tokens": lambda runs, premise, hypothesis: render_tokens(runs),
+}
+# the tabs that are not registry probes, after the probe tabs
+UI_TABS: dict[str, Callable] = {
+    "Attention pattern": lambda runs, premise, hypothesis: render_attention_pattern(runs),
+    "bertviz": lambda runs, premise, hypothesis: render_bertviz(runs),
+    "Language neurons": render_neurons,
+    "Causal": render_causal_tab,
+}
+
+
+def probe_tabs() -> dict[str, Probe]:
+    """label -> registry entry, for every registered probe with a view (registry order)."""
+    return {p.title: p for p in REGISTRY.values() if p.view}
+
+
+def tab_labels() -> list[str]:
+    return [*probe_tabs(), *(t for t in UI_TABS if t not in probe_tabs())]
+
+
+def render_probe_tab(probe: Probe, runs, premise: str, hypothesis: str) -> None:
+    """The registry's help and compatibility check, then the probe's renderer (or the generic table)."""
+    st.caption(probe.help)
+    why = probe.incompatible([r.ckpt for r in runs])
+    if why:
+        st.info(f"{why} (pick the models on the Home page).")
+        return
+    draw = RENDERERS.get(probe.view) or partial(render_table, probe)
+    draw(runs, premise, hypothesis)
+
+
+def url_spec() -> dict:
+    return {
+        "premise": ("pg_premise", state.parse_text()), "hypothesis": ("pg_hypothesis", state.parse_text()),
+        "view": ("pg_view", state.parse_choice(tab_labels())), "norm": ("pg_norm", state.parse_bool),
+        "layer": ("pg_layer", state.parse_int(0, 1000)), "head": ("pg_head", state.parse_int(0, 1000)),
+        "bv": ("pg_bv_kind", state.parse_choice(["head", "model"])),
+    }
+
+
+def url_values() -> dict:
+    ss = st.session_state
+    return {"premise": ss.get("pg_premise"), "hypothesis": ss.get("pg_hypothesis"), "view": ss.get("pg_view"),
+            "norm": None if ss.get("pg_norm", True) else "0", "layer": ss.get("pg_layer"), "head": ss.get("pg_head"),
+            "bv": ss.get("pg_bv_kind")}
+
+
 def render_tabs(runs, premise: str, hypothesis: str) -> None:
     """The detail views in tabs; only the OPEN tab is drawn (and sent to the browser) in a run.
 
@@ -190,27 +235,17 @@ def render_tabs(runs, premise: str, hypothesis: str) -> None:
     click on another tab draws it in a few ms. Drawing all six on every rerun sent ~4.4 MB per
     pair for two base models, most of it for tabs nobody had open.
     """
-    from ui import state
-    from ui.attention_view import render_attention_pattern, render_bertviz
-    from ui.causal import render_playground_tab as render_causal_tab
-    from ui.playground import PAGE, TABS, url_values
-
-    if st.session_state.get("pg_view") not in TABS:
-        st.session_state["pg_view"] = TABS[0]
-    tabs = dict(zip(TABS, st.tabs(TABS, key="pg_view", on_change="rerun")))
-    views = {
-        "Attention entropy": lambda: render_entropy(runs, premise, hypothesis),
-        "Similarity 1 vs 2": lambda: render_similarity(runs, premise, hypothesis),
-        "Tokens": lambda: render_tokens(runs),
-        "Attention pattern": lambda: render_attention_pattern(runs),
-        "bertviz": lambda: render_bertviz(runs),
-        "Language neurons": lambda: render_neurons(runs, premise, hypothesis),
-        "Causal": lambda: render_causal_tab(runs, premise, hypothesis),
-    }
+    probes, labels = probe_tabs(), tab_labels()
+    if st.session_state.get("pg_view") not in labels:
+        st.session_state["pg_view"] = labels[0]
+    tabs = dict(zip(labels, st.tabs(labels, key="pg_view", on_change="rerun")))
     for name, tab in tabs.items():
         if tab.open is not False:  # None: state not tracked (never here: key + on_change), draw all
             with tab:
-                views[name]()
+                if name in probes:
+                    render_probe_tab(probes[name], runs, premise, hypothesis)
+                else:
+                    UI_TABS[name](runs, premise, hypothesis)
     state.publish(PAGE, url_values())  # a fragment rerun never reaches the page's own publish
 
 

@@ -17,7 +17,7 @@ from mlt_core.charts.theme import lang_scale
 from mlt_core.checkpoint import app_source, list_checkpoints
 from mlt_core.errors import MltError
 from mlt_core.train import METHODS
-from ui.models import available_checkpoints
+from ui.widgets.models import available_checkpoints
 
 from mlt_core.langs import SAMPLE_LANGS as LANGS  # (the bundled sample's languages)
 XNLI_LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")

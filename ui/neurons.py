@@ -12,9 +12,9 @@ import streamlit as st
 
 from mlt_core.charts.neurons import firing_chart, prediction_compare_chart
 from mlt_core.labels import LABELS
-from ui.download import figure_downloads
-from ui.guard import user_errors
-from ui.models import get_checkpoint, get_forward
+from ui.widgets.download import figure_downloads
+from ui.widgets.guard import user_errors
+from ui.widgets.models import get_checkpoint, get_forward
 
 NONE = "(none)"
 
@@ -40,8 +40,8 @@ def neuron_set(source: str) -> tuple[dict | None, str]:
 def progress_bar(text: str, cancel_key: str | None = None):
     """A progress bar with a time estimate (and a Cancel button with `cancel_key`), and its (done, total) callback.
 
-    The first value's .empty() removes both (ui.progress.Progress)."""
-    from ui.progress import Progress
+    The first value's .empty() removes both (ui.widgets.progress.Progress)."""
+    from ui.widgets.progress import Progress
 
     prog = Progress(text, cancel_key=cancel_key)
     prog.empty = prog.close

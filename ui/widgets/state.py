@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 import streamlit as st
 
-from ui.models import MAX_MODELS, SELECTED_KEY, available_checkpoints, selected_models
+from ui.widgets.models import MAX_MODELS, SELECTED_KEY, available_checkpoints, selected_models
 
 MODELS_PARAM = "models"
 HISTORY = 8  # our recent URLs per page
