@@ -1,4 +1,4 @@
-"""The checkpoints in models/ as a table, without loading any model (Home page, pickers).
+"""Home page: the checkpoints in models/ as a table, without loading any model, and the demo build.
 
 "Untrained head" without loading: mlt.json says so (`role == "base"` or `untrained_head`), or the
 safetensors header has no classifier tensor (only the header is read, never the weights).
