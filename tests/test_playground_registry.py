@@ -51,6 +51,11 @@ def decoder_only(cache, i=0):
     raise AssertionError("ran on an encoder")
 
 
+def heads_per_layer(cache, i=0):
+    """Heads per layer (throw-away test probe)."""
+    return pd.DataFrame({"layer": list(range(cache.n_layers)), "heads": [cache.n_heads] * cache.n_layers})
+
+
 def cli_only(cache, i=0):
     """No view: the CLI only."""
     return pd.DataFrame({"x": [1]})
@@ -64,7 +69,7 @@ def test_probes():
     probes.register("decoder_only_test", decoder_only, families=("decoder",), view="table")
     probes.register("cli_only_test", cli_only)
     yield
-    for name in ("n_tokens_test", "same_label_test", "decoder_only_test", "cli_only_test"):
+    for name in ("n_tokens_test", "same_label_test", "decoder_only_test", "cli_only_test", "heads_test"):
         probes.unregister(name)
 
 
@@ -136,3 +141,21 @@ def test_a_probe_with_a_view_still_reaches_the_cli_json(tiny_xlmr, test_probes, 
     assert m["probes"]["n_tokens_test"] == [{"n": len(m["tokens"])}]
     assert {e["name"]: e for e in out["registry"]}["n_tokens_test"]["help"] == \
         "How many tokens each model saw (throw-away test probe)."
+
+
+def test_the_generic_view_charts_a_table_of_a_few_rows(models_dir, test_probes):
+    import json as js
+
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    probes.register("heads_test", heads_per_layer, view="table", label="Heads")
+    at = playground(models=("m-a",), view="Heads")
+    assert not at.exception
+    cfg = js.loads((models_dir / "m-a" / "config.json").read_text())
+    layers, heads = cfg["num_hidden_layers"], cfg["num_attention_heads"]
+    assert [d.value.to_dict("list") for d in at.dataframe] == [{"layer": list(range(layers)), "heads": [heads] * layers}]
+    bars = at.get("vega_lite_chart")
+    drawn = [convert_arrow_bytes_to_pandas_df(d.data.data) for c in bars for d in c.proto.datasets]
+    assert len(bars) == 2  # the prediction card's bars, and this probe's
+    assert any(sorted(df.select_dtypes("number").to_numpy().ravel().tolist()) ==
+               sorted(list(range(layers)) + [heads] * layers) for df in drawn), drawn

@@ -154,7 +154,7 @@ def render_neurons(runs, premise: str, hypothesis: str) -> None:
 
 def render_table(probe: Probe, runs, premise: str, hypothesis: str) -> None:
     """Any probe without a drawing of its own: its DataFrame per model (per pair of models 1 and 2), as a
-    table, with a bar chart of its numeric columns when it has a few rows."""
+    table, with a bar chart of its numeric columns over its first column when it has a few rows."""
     groups = [runs[:2]] if probe.kind == "pair" else [[r] for r in runs]
     for i, group in enumerate(groups):
         title = " vs ".join(r.name for r in group)
@@ -169,9 +169,10 @@ def render_table(probe: Probe, runs, premise: str, hypothesis: str) -> None:
             continue
         with st.container(key=f"pg_probe_{probe.name}_{i}"):
             st.markdown(f"**{i + 1}. {title}**" if probe.kind == "model" else f"**{title}**")
-            numeric = df.select_dtypes("number")
-            if 1 < len(df) <= 64 and not numeric.empty:
-                st.bar_chart(numeric)
+            x = df.columns[0]  # e.g. layer, token: the bars' axis
+            ys = [c for c in df.select_dtypes("number").columns if c != x]
+            if 1 < len(df) <= 64 and ys:
+                st.bar_chart(df, x=x, y=ys, height=220)
             st.dataframe(df, hide_index=True)
         figure_downloads(None, df, f"{probe.name}-{title}", key=f"pg_dl_probe_{probe.name}_{i}")
 
