@@ -149,3 +149,19 @@ def test_plain_predictions_follow_the_rows_of_interleaved_data(tiny_xlmr):
     pred = plain_predictions(ckpt, data, batch_size=BS)
     direct = F.forward(ckpt, list(zip(data["premise"], data["hypothesis"])), capture=()).probs.argmax(-1).numpy()
     assert pred.tolist() == direct.tolist()
+
+
+def test_the_language_neurons_page_finds_the_evaluation_pages_predictions(tiny_xlmr):
+    """The two pages load the bundled sample their own way: with the same limit, the shards are the same."""
+    from mlt_core.langs import SAMPLE_LANGS
+    from mlt_core.neuron_cache import eval_data
+    from ui.evaluation import load_data
+
+    ckpt = load_checkpoint(tiny_xlmr)
+    data = eval_data("sample", limit=7)  # ui.neurons_panel.render_ablation's data
+    assert plain_predictions(ckpt, data, peek=True) is None
+    evaluate([ckpt], load_data("sample", tuple(SAMPLE_LANGS), 7), list(SAMPLE_LANGS), n_boot=50)  # ui.evaluation.run's
+    before = F.FORWARD_CALLS["n"]
+    pred = plain_predictions(ckpt, data, peek=True)
+    assert pred is not None and F.FORWARD_CALLS["n"] == before
+    assert pred.tolist() == predict(ckpt, data)["predicted"].map(["entailment", "neutral", "contradiction"].index).tolist()
