@@ -1,7 +1,9 @@
 """Evaluate checkpoints on NLI data at dataset scale: per-example predictions + aggregate metrics.
 
 Every model runs on every language by streaming `forward.batches` (length-sorted, dynamic
-padding, inference_mode, capture=() so only logits are kept). Predictions are cached on disk
+padding, inference_mode, capture=() so only logits are kept; with `internals=N` the same pass also keeps
+representations' per-example Stats, so the internals and the switch-off matrix's "none" row never run
+these examples again). Predictions are cached on disk
 per (checkpoint fingerprint, shard of up to `shard_size` examples of one language, settings):
 asking again is instant and loads no model, a new model or language computes only what is
 missing, and an interrupted run resumes from the last finished shard.
@@ -28,6 +30,7 @@ PRED_COLS = ["id", "lang", "premise", "hypothesis", "gold", "predicted", *PROB_C
 DATA_COLS = ["id", "lang", "premise", "hypothesis", "label"]
 VERSION = 1  # bump when the prediction table changes: old cache entries are then ignored
 Progress = Callable[[int, int, str], None]  # (examples done, examples to compute, what is running)
+INTERNALS_BATCH = 16  # a pass that keeps internals holds all L attention tensors of a batch: smaller batches
 
 
 @dataclass
@@ -110,7 +113,8 @@ def predict_with_internals(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int =
                            progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict]:
     """predict() and representations' Stats (pooled states, attention entropy, norms) of the SAME pass.
 
-    Eager attention (the entropy needs the probabilities); `df` needs an id column (check_data)."""
+    Eager attention (the entropy needs the probabilities), batches of at most INTERNALS_BATCH (every
+    layer's [batch, head, q, k] probabilities are held at once); `df` needs an id column (check_data)."""
     return _run(ckpt, df, batch_size, max_length, progress, False, internals=True)
 
 
@@ -128,6 +132,7 @@ def _run(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int, max_length: int | 
         from .representations import add_batch, empty_stats
 
         stats, capture = empty_stats(ckpt, df), ("attn", "hidden")
+        batch_size = min(batch_size, INTERNALS_BATCH)  # the old internals pass's peak memory, not twice it
     with sdpa_attention(ckpt, sdpa and not internals):
         for idx, cache in batches(ckpt, pairs, batch_size, capture=capture, max_length=max_length,
                                   progress=progress):

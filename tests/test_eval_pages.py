@@ -275,7 +275,9 @@ def test_evaluation_and_internals_on_the_page_are_one_pass_per_model_and_languag
     at.button(key="ev_int_run").click().run()
     assert not at.exception and not at.error
     data = load_nli("sample", ["en", "hi"], limit=14)
-    batches = sum(math.ceil(n / 32) for n in data.groupby("lang").size())  # the app evaluates in batches of 32
+    from mlt_core.evaluate import INTERNALS_BATCH
+
+    batches = sum(math.ceil(n / INTERNALS_BATCH) for n in data.groupby("lang").size())  # batches keeping internals
     assert F.FORWARD_CALLS["n"] - before == 2 * batches == 4
     ent = frame_with(at, "entropy", "entropy_norm").set_index(["model", "lang", "layer"]).sort_index()
     same, old = {}, {}
@@ -283,7 +285,7 @@ def test_evaluation_and_internals_on_the_page_are_one_pass_per_model_and_languag
         ckpt = load_checkpoint(models_dir / m)
         for lang in ("en", "hi"):
             sub = data[data["lang"] == lang]
-            same[(m, lang)] = {k: v[:10] for k, v in R.collect(ckpt, sub, batch_size=32).items()}  # same batches
+            same[(m, lang)] = {k: v[:10] for k, v in R.collect(ckpt, sub, batch_size=INTERNALS_BATCH).items()}
             old[(m, lang)] = R.collect(ckpt, sub.head(10))  # the old separate pass over the first 10
     want = R.entropy_table(same).set_index(["model", "lang", "layer"]).sort_index()
     assert ent[["entropy", "entropy_norm"]].equals(want[["entropy", "entropy_norm"]])

@@ -26,7 +26,7 @@ from ui.models import get_checkpoint
 
 EVAL_KEY = "eval_params"  # last run: {"models": [paths], "data": str, "langs": [..], "limit": int|None}
 INTERNALS_KEY = "eval_internals"  # {"limit": n} once the user asked for internals
-INTERNALS_MAX = 2000  # a Run keeps the internals of the first 2000 examples per language (the page's most)
+INTERNALS_LIMIT_KEY = "ev_int_limit"  # the page's "Examples per language for internals" (default 100)
 DATA_DIR = REPO_ROOT / "data"
 DATA_EXT = (".jsonl", ".json", ".csv", ".tsv", ".txt")
 UPLOAD_PREFIX = "upload:"
@@ -139,9 +139,11 @@ def run(params: dict, show_progress: bool = True):
             bar.step(done, total, f"{desc}: {done}/{total} examples")
 
     try:
-        # the same (eager) pass keeps the internals: the section below reads them, running no model
+        # the same (eager) pass keeps the internals of the shards (256 examples) holding the first "examples
+        # for internals" of each language: the section below reads them, running no model
+        keep = int(st.session_state.get(INTERNALS_LIMIT_KEY) or 100)
         ev = evaluate(params["models"], data, params["langs"] or None, progress=progress, loader=get_checkpoint,
-                      internals=INTERNALS_MAX)
+                      internals=keep)
     finally:
         if bar is not None:
             bar.close()
