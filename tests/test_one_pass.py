@@ -165,3 +165,59 @@ def test_the_language_neurons_page_finds_the_evaluation_pages_predictions(tiny_x
     pred = plain_predictions(ckpt, data, peek=True)
     assert pred is not None and F.FORWARD_CALLS["n"] == before
     assert pred.tolist() == predict(ckpt, data)["predicted"].map(["entailment", "neutral", "contradiction"].index).tolist()
+
+
+# ------------------------------------------------------------------ the two pages, in one session's order
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """models/ for conftest's models_dir: a tiny checkpoint with its own neurons.json."""
+    import json
+
+    from tiny import make_tiny_checkpoint
+
+    root = tmp_path_factory.mktemp("one-pass-ckpts")
+    make_tiny_checkpoint(root / "demo-en", seed=1, meta={"base": "tiny-xlmr", "train_langs": ["en"], "method": "full"})
+    neurons = {"en": [[1, 2, 3], [9]], "hi": [[], list(range(0, 64, 2))], "fr": [[5], [6, 7]]}
+    (root / "demo-en" / "neurons.json").write_text(json.dumps({"neurons": neurons, "n_layers": 2, "d_ff": 64}))
+    return root
+
+
+def test_the_switch_off_matrix_on_its_page_after_the_evaluation_page_runs_no_plain_pass(models_dir):
+    import json
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from mlt_core.langs import SAMPLE_LANGS
+
+    pages = Path(__file__).resolve().parent.parent / "pages"
+    ev = AppTest.from_file(str(pages / "3_Evaluation.py"), default_timeout=180)
+    ev.session_state["selected_models"] = [str(models_dir / "demo-en")]
+    ev.run()
+    ev.multiselect(key="ev_langs").set_value(list(SAMPLE_LANGS))
+    ev.number_input(key="ev_limit").set_value(12)
+    ev.button(key="ev_run").click().run()
+    assert not ev.exception and not ev.error
+
+    at = AppTest.from_file(str(pages / "5_Language_Neurons.py"), default_timeout=180)
+    at.session_state["eval_params"] = ev.session_state["eval_params"]  # one browser session: both pages share it
+    at.run()
+    assert not at.exception and at.number_input(key="neurons_ablation_limit").value == 12  # the evaluation's
+    neurons = json.loads((models_dir / "demo-en" / "neurons.json").read_text())["neurons"]
+    data = load_nli("sample", limit=12)
+    run = at.button(key="neurons_ablation_run")
+    assert f"({len(neurons) * len(data):,} pair forwards)" in run.label  # the "none" row costs nothing
+    before = F.FORWARD_CALLS["n"]
+    run.click().run()
+    assert not at.exception and not at.error
+    assert F.FORWARD_CALLS["n"] - before == len(neurons) * math.ceil(len(data) / 32)  # switched-off passes only
+    want = ablation_matrix(load_checkpoint(models_dir / "demo-en"), data, neurons)  # the old path, its own none pass
+    got = ablation_cached(load_checkpoint(models_dir / "demo-en"), data, neurons, peek=True)
+    pd.testing.assert_frame_equal(got, want)
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    shown = [convert_arrow_bytes_to_pandas_df(c.proto.datasets[0].data.data) for c in at.get("vega_lite_chart")
+             if "switched off" in c.proto.spec]
+    assert len(shown) == 1
+    shown = shown[0].set_index(["ablated", "eval_lang"])["accuracy"]
+    assert shown.to_dict() == want.set_index(["ablated", "eval_lang"])["accuracy"].to_dict()
