@@ -9,6 +9,9 @@
    - `transformers.pipeline("text-classification")` with its default (one example per forward);
    - the same pipeline with batch_size=32 (padding to the longest in each unsorted batch).
    Predictions must be identical (asserted); the ratio is pipeline time / mlt time.
+1b. One pass for evaluation + internals (issue 16): `predict_with_internals` (eager, attentions and hidden
+   states kept, reduced per batch) vs the old two passes (eager `predict`, then `representations.collect`),
+   and vs eager `predict` alone (what keeping the internals costs the evaluation). Ratios printed.
 2. Peak memory (ru_maxrss of a fresh subprocess) of `evaluate()` on N/10 and N pairs: flat apart
    from the predictions table, because only probabilities are kept from each batch.
 Prints a markdown table for BENCHMARKS.md. About 15 min on 2 idle cores at N=2000 (the default
@@ -60,6 +63,27 @@ def time_mlt(ckpt, df, batch_size=32, sdpa=False):
     return time.perf_counter() - t, time.process_time() - c, out["predicted"].tolist()
 
 
+def time_one_pass(ckpt, df) -> dict:
+    """Seconds (wall, CPU) of: eager predict alone; the old two passes; the one pass keeping both."""
+    import numpy as np
+
+    from mlt_core.evaluate import predict, predict_with_internals
+    from mlt_core.representations import collect
+
+    def clock(fn):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        return time.perf_counter() - t, time.process_time() - c, out
+
+    w_p, c_p, plain = clock(lambda: predict(ckpt, df, batch_size=32))
+    w_2, c_2, (p2, s2) = clock(lambda: (predict(ckpt, df, batch_size=32), collect(ckpt, df, batch_size=16)))
+    w_1, c_1, (p1, s1) = clock(lambda: predict_with_internals(ckpt, df, batch_size=32))
+    assert p1["predicted"].tolist() == p2["predicted"].tolist() == plain["predicted"].tolist()
+    for k in ("pooled", "entropy", "norm"):  # batches of 32 vs 16: the same numbers up to float rounding
+        np.testing.assert_allclose(s1[k], s2[k], rtol=1e-4, atol=1e-4)
+    return {"predict": (w_p, c_p), "two": (w_2, c_2), "one": (w_1, c_1)}
+
+
 def time_pipeline(path, df, batch_size=None):
     from transformers import pipeline
 
@@ -106,6 +130,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="pairs (default 2000)")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-pipeline-default", action="store_true", help="skip the slow one-at-a-time pipeline")
+    ap.add_argument("--one-pass-only", action="store_true", help="only 1b: evaluation + internals, one pass vs two")
     args = ap.parse_args()
     import torch
 
@@ -117,6 +142,17 @@ def main() -> None:
         df = pairs(args.n)
         ckpt = load_checkpoint(path)
         time_mlt(ckpt, df.head(32))  # warm-up
+        r = time_one_pass(ckpt, df)
+        print(f"\n### Evaluation + internals, {args.n} pairs: one pass vs two (xlm-roberta-base shapes, eager)\n")
+        print("| method | wall s | CPU s | wall vs one pass |\n|---|---:|---:|---:|")
+        for k, name in (("predict", "eager predict alone (no internals)"), ("two", "old: predict, then collect"),
+                        ("one", "one pass: predict_with_internals")):
+            print(f"| {name} | {r[k][0]:.1f} | {r[k][1]:.1f} | {r[k][0] / r['one'][0]:.2f}x |")
+        print(f"\none pass vs two: {r['two'][0] / r['one'][0]:.2f}x less wall, {r['two'][1] / r['one'][1]:.2f}x less CPU; "
+              f"keeping the internals costs the evaluation {r['one'][0] / r['predict'][0] - 1:+.0%} wall "
+              f"({r['one'][1] / r['predict'][1] - 1:+.0%} CPU)", flush=True)
+        if args.one_pass_only:
+            return
         rows = []
         t_mlt, c_mlt, p_mlt = time_mlt(ckpt, df, sdpa=True)
         print(f"mlt (SDPA): {t_mlt:.1f}s wall, {c_mlt:.1f}s CPU", flush=True)

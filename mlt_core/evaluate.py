@@ -1,7 +1,9 @@
 """Evaluate checkpoints on NLI data at dataset scale: per-example predictions + aggregate metrics.
 
 Every model runs on every language by streaming `forward.batches` (length-sorted, dynamic
-padding, inference_mode, capture=() so only logits are kept). Predictions are cached on disk
+padding, inference_mode, capture=() so only logits are kept; with `internals=N` the same pass also keeps
+representations' per-example Stats, so the internals and the switch-off matrix's "none" row never run
+these examples again). Predictions are cached on disk
 per (checkpoint fingerprint, shard of up to `shard_size` examples of one language, settings):
 asking again is instant and loads no model, a new model or language computes only what is
 missing, and an interrupted run resumes from the last finished shard.
@@ -28,6 +30,7 @@ PRED_COLS = ["id", "lang", "premise", "hypothesis", "gold", "predicted", *PROB_C
 DATA_COLS = ["id", "lang", "premise", "hypothesis", "label"]
 VERSION = 1  # bump when the prediction table changes: old cache entries are then ignored
 Progress = Callable[[int, int, str], None]  # (examples done, examples to compute, what is running)
+INTERNALS_BATCH = 16  # a pass that keeps internals holds all L attention tensors of a batch: smaller batches
 
 
 @dataclass
@@ -103,6 +106,20 @@ def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 32, max_length
 
     sdpa: switch the model to SDPA attention for the pass (faster; only when this caller owns the model).
     """
+    return _run(ckpt, df, batch_size, max_length, progress, sdpa, internals=False)[0]
+
+
+def predict_with_internals(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 32, max_length: int | None = None,
+                           progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict]:
+    """predict() and representations' Stats (pooled states, attention entropy, norms) of the SAME pass.
+
+    Eager attention (the entropy needs the probabilities), batches of at most INTERNALS_BATCH (every
+    layer's [batch, head, q, k] probabilities are held at once); `df` needs an id column (check_data)."""
+    return _run(ckpt, df, batch_size, max_length, progress, False, internals=True)
+
+
+def _run(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int, max_length: int | None,
+         progress: Callable[[int, int], None] | None, sdpa: bool, internals: bool) -> tuple[pd.DataFrame, dict | None]:
     from .forward import batches
 
     pairs = list(zip(df["premise"], df["hypothesis"]))
@@ -110,11 +127,21 @@ def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 32, max_length
     probs = np.zeros((n, 3), dtype=np.float64)  # [n, 3] canonical order
     n_tokens = np.zeros(n, dtype=np.int64)
     truncated = np.zeros(n, dtype=bool)
-    with sdpa_attention(ckpt, sdpa):
-        for idx, cache in batches(ckpt, pairs, batch_size, capture=(), max_length=max_length, progress=progress):
+    stats, capture = None, ()
+    if internals:
+        from .representations import add_batch, empty_stats
+
+        stats, capture = empty_stats(ckpt, df), ("attn", "hidden")
+        batch_size = min(batch_size, INTERNALS_BATCH)  # the old internals pass's peak memory, not twice it
+    with sdpa_attention(ckpt, sdpa and not internals):
+        for idx, cache in batches(ckpt, pairs, batch_size, capture=capture, max_length=max_length,
+                                  progress=progress):
             probs[idx] = cache.probs.double().numpy()
             n_tokens[idx] = cache.attention_mask.sum(1).numpy()
             truncated[idx] = cache.truncated
+            if stats is not None:
+                add_batch(stats, idx, cache)
+            del cache  # token-level tensors die here
     pred = probs.argmax(1)
     out = pd.DataFrame({"id": df["id"].to_numpy(), "lang": df["lang"].to_numpy(),
                         "premise": df["premise"].to_numpy(), "hypothesis": df["hypothesis"].to_numpy(),
@@ -123,7 +150,7 @@ def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 32, max_length
         out[col] = probs[:, k]
     out["confidence"] = probs.max(1)
     out["n_tokens"], out["truncated"], out["model"] = n_tokens, truncated, ckpt.name
-    return out
+    return out, stats
 
 
 def model_name(source: str | Checkpoint) -> tuple[str, str]:
@@ -138,16 +165,68 @@ def _shards(df: pd.DataFrame, size: int) -> list[pd.DataFrame]:
     return [df.iloc[s:s + size] for s in range(0, len(df), size)]
 
 
+SHARD_SIZE = 256  # evaluate()'s default: internals and the switch-off matrix shard the same way to share its cache
+shards = _shards
+
+
+def shard_key(fp: str, shard: pd.DataFrame, max_length: int | None) -> str:
+    """The store key of one shard's predictions: (checkpoint fingerprint, the shard's rows, settings)."""
+    return store.fingerprint(fp, store.data_fingerprint(shard), {"v": VERSION, "max_length": max_length})
+
+
+def internals_key(pred_key: str) -> str:
+    """The key of the internals (representations.Stats) kept from the same pass as those predictions."""
+    from .representations import VERSION as R_VERSION
+
+    return store.fingerprint("internals-shard", R_VERSION, pred_key)
+
+
+def plain_predictions(ckpt: Checkpoint, data: pd.DataFrame, batch_size: int = 32, shard_size: int = SHARD_SIZE,
+                      progress: Callable[[int, int], None] | None = None, peek: bool = False) -> np.ndarray | None:
+    """Predicted label index per row of `data` (in its order), from the evaluation's cached shards of
+    this (checkpoint, data); shards not cached yet run once and are stored where evaluate() finds them.
+    peek: None instead of running anything when a shard is not cached."""
+    df = check_data(data)
+    fp = store.checkpoint_fingerprint(ckpt.source)
+    pred = np.empty(len(df), dtype=np.int64)
+    todo = []
+    for l in dict.fromkeys(df["lang"]):
+        rows = np.flatnonzero((df["lang"] == l).to_numpy())
+        for s in range(0, len(rows), shard_size):
+            sh = df.iloc[rows[s:s + shard_size]]
+            key = shard_key(fp, sh, None)
+            hit = store.read_frame("predictions", key)
+            if hit is None:
+                todo.append((rows[s:s + shard_size], sh, key))
+            else:
+                pred[rows[s:s + shard_size]] = hit["predicted"].map(LABELS.index).to_numpy()
+    if peek and todo:
+        return None
+    total, done = sum(len(t[0]) for t in todo), 0
+    for idx, sh, key in todo:
+        tick = (lambda k, n, b=done: progress(b + k, total)) if progress else None
+        hit = predict(ckpt, sh, batch_size, None, tick)
+        store.write_frame("predictions", key, hit)
+        pred[idx] = hit["predicted"].map(LABELS.index).to_numpy()
+        done += len(sh)
+    return pred
+
+
 def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequence[str] | None = None, *,
              batch_size: int = 32, max_length: int | None = None, shard_size: int = 256,
              progress: Progress | None = None, loader: Callable[[str], Checkpoint] | None = None,
-             cache: bool = True, n_boot: int = 1000) -> Evaluation:
+             cache: bool = True, n_boot: int = 1000, internals: int = 0) -> Evaluation:
     """Run every model on every language of `data` (cached per shard) and compute metrics.
 
     A model that cannot be loaded (e.g. labels that do not map onto entailment/neutral/
     contradiction) is refused with its message in `.refused`; the others go on. A model this call
     loads itself (no `loader`, a path rather than a Checkpoint) runs with SDPA attention; a shared
     one (the app's cached models) stays eager, as other views need its attention probabilities.
+
+    internals: also keep, in the same pass, representations' Stats (pooled states, attention entropy) of
+    the shards holding the first `internals` examples of each language (stored beside their predictions;
+    `representations.internals` reads them back). Those shards run eager; a cached shard without them runs
+    once more to add them. Needs cache=True.
     """
     from .checkpoint import load_checkpoint
 
@@ -158,7 +237,6 @@ def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequ
     if not models:
         raise MltError("no model chosen; pick at least one checkpoint")
     by_lang = {l: data[data["lang"] == l] for l in langs}
-    settings = {"v": VERSION, "max_length": max_length}
 
     # plan: which shards are cached, which must be computed (and so which models must load)
     plan, refused, names = [], {}, {}
@@ -176,12 +254,15 @@ def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequ
         names[path] = name
         shards = []
         for l in langs:
-            for sh in _shards(by_lang[l], shard_size):
-                key = store.fingerprint(fp, store.data_fingerprint(sh), settings)
+            for j, sh in enumerate(_shards(by_lang[l], shard_size)):
+                key = shard_key(fp, sh, max_length)
                 hit = store.read_frame("predictions", key) if cache else None
-                shards.append((l, sh, key, hit))
+                keep = cache and j * shard_size < internals  # this shard's internals come from this pass
+                if keep and hit is not None and not store.has("internals", internals_key(key), "npz"):
+                    hit = None  # run once more, keeping both
+                shards.append((l, sh, key, hit, keep))
         plan.append((src, name, path, fp, shards))
-    total = sum(len(sh) for *_, shards in plan for _, sh, _, hit in shards if hit is None)
+    total = sum(len(sh) for *_, shards in plan for _, sh, _, hit, _ in shards if hit is None)
 
     frames, info, warnings, done = [], {}, [], 0
     for src, name, path, fp, shards in plan:
@@ -192,7 +273,7 @@ def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequ
             warnings.append(f"{name}: {e}; bias and transfer need its train_langs")
         model_info = store.read_json("eval-model", fp) if cache else None
         ckpt = src if isinstance(src, Checkpoint) else None
-        if any(hit is None for *_, hit in shards) or model_info is None:
+        if any(hit is None for *_, hit, _ in shards) or model_info is None:
             try:
                 ckpt = ckpt or loader(path)
             except MltError as e:
@@ -201,7 +282,7 @@ def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequ
             model_info = {"warnings": list(ckpt.warnings)}
             if cache:
                 store.write_json("eval-model", fp, model_info)
-        for l, sh, key, hit in shards:
+        for l, sh, key, hit, keep in shards:
             if hit is None:
                 base = done
 
@@ -210,8 +291,10 @@ def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequ
                         progress(base + k, total, f"{name} · {l}")
 
                 own = owned and not isinstance(src, Checkpoint)
-                hit = predict(ckpt, sh, batch_size, max_length, tick, sdpa=own)
+                hit, stats = _run(ckpt, sh, batch_size, max_length, tick, sdpa=own, internals=keep)
                 done += len(sh)
+                if keep:
+                    store.write_arrays("internals", internals_key(key), stats)
                 if cache:
                     store.write_frame("predictions", key, hit)
             frames.append(hit.assign(model=name))

@@ -118,6 +118,9 @@ def ablation_cached(ckpt, data: pd.DataFrame, neurons: Mapping[str, list], batch
                     progress: Progress = None, peek: bool = False) -> pd.DataFrame | None:
     """ablation_matrix (accuracy per eval language with each language's neurons off), cached on disk.
 
+    The "none" row's plain predictions are the evaluation's (evaluate.plain_predictions: read from the
+    store when an evaluation of this (checkpoint, data) ran, else computed once and stored where one finds
+    them); data without an id column computes them in the matrix's own pass.
     peek: return None instead of computing when not cached.
     """
     from .neuron_stats import ablation_matrix
@@ -127,8 +130,17 @@ def ablation_cached(ckpt, data: pd.DataFrame, neurons: Mapping[str, list], batch
                             store.data_fingerprint(data[cols]), {k: v for k, v in neurons.items()}, ckpt.max_length)
     if peek:
         return store.read_frame("neuron_ablation", key)
-    return store.cached_frame("neuron_ablation", key,
-                              lambda: ablation_matrix(ckpt, data, neurons, batch_size, progress))
+
+    def compute() -> pd.DataFrame:
+        from .evaluate import plain_predictions
+
+        plain = None
+        if "id" in data.columns and len(data):
+            step = (lambda d, t: progress(d, len(data) * (1 + len(neurons)))) if progress else None
+            plain = plain_predictions(ckpt, data, batch_size, progress=step)
+        return ablation_matrix(ckpt, data, neurons, batch_size, progress, plain=plain)
+
+    return store.cached_frame("neuron_ablation", key, compute)
 
 
 def compare_checkpoints(ckpts: list, corpora: Mapping[str, list], base: int = 0,

@@ -167,11 +167,13 @@ def probs_frame(original: Sequence[float], switched_off: Sequence[float]) -> pd.
 
 
 def ablation_matrix(ckpt, data: pd.DataFrame, neurons: Mapping[str, list], batch_size: int = 32,
-                    progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                    progress: Callable[[int, int], None] | None = None, plain=None) -> pd.DataFrame:
     """Accuracy per evaluation language with each language's neurons switched off (and with none).
 
     `data`: DataFrame[lang, premise, hypothesis, label]. Columns: ablated ("none" or a language),
     eval_lang, accuracy, n, delta (accuracy minus the "none" row's for that eval language).
+    plain: the predicted label index of each row with nothing switched off, when the caller has them
+    (an evaluation's: neuron_cache.ablation_cached); the "none" row then runs no model pass.
     """
     for col in ("lang", "premise", "hypothesis", "label"):
         if col not in data.columns:
@@ -183,9 +185,13 @@ def ablation_matrix(ckpt, data: pd.DataFrame, neurons: Mapping[str, list], batch
     langs = data["lang"].astype(str).tolist()
     conditions = [("none", {})] + [(lang, as_interventions(layers)) for lang, layers in neurons.items()]
     rows, step = [], 0
+    if plain is not None and len(plain) != len(pairs):
+        raise ValueError(f"plain has {len(plain)} predictions for {len(pairs)} rows")
     for name, inter in conditions:
-        pred = torch.empty(len(pairs), dtype=torch.long)
-        for idx, cache in batches(ckpt, pairs, batch_size, capture=(), interventions=inter):
+        reuse = name == "none" and plain is not None  # the evaluation's predictions: no pass
+        pred = torch.as_tensor(plain, dtype=torch.long) if reuse else torch.empty(len(pairs), dtype=torch.long)
+        step += len(pairs) if reuse else 0
+        for idx, cache in [] if reuse else batches(ckpt, pairs, batch_size, capture=(), interventions=inter):
             pred[idx] = cache.probs.argmax(-1)
             step += len(idx)
             if progress:

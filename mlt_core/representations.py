@@ -1,11 +1,12 @@
 """Dataset-level internals: attention entropy per layer, model-vs-model CKA/cosine, cross-lingual
 alignment of parallel pairs, linear probes per layer, and 2-D projections of pooled states.
 
-One opt-in pass per (model, language) with capture={"attn", "hidden"} streams `forward.batches`
-and keeps, per example, only the mean-pooled hidden state of every layer and the mean
-attention entropy per (layer, head): `pooled # [n, layer+1, d]`, `entropy # [n, layer, head]`.
-Token states never leave the batch, so memory is bounded by n x (L+1) x d. The stats are
-cached in the store (`internals/<key>.npz`, never pickled) per (checkpoint, data, settings).
+The evaluation's own pass (capture={"attn", "hidden"} on top of the logits, see
+`evaluate.predict_with_internals`) keeps, per example, only the mean-pooled hidden state of every
+layer and the mean attention entropy per (layer, head): `pooled # [n, layer+1, d]`,
+`entropy # [n, layer, head]`. Token states never leave the batch, so memory is bounded by
+n x (L+1) x d. The stats are cached in the store (`internals/<key>.npz`, never pickled) per
+evaluation shard, by the shard's prediction fingerprint: one model pass per (model, data) serves both.
 Every analysis below is a pure function of those stats returning a tidy DataFrame.
 """
 from __future__ import annotations
@@ -26,58 +27,79 @@ Stats = dict  # {"ids" [n] str, "labels" [n] int, "pooled" [n, L+1, d] f32, "ent
 #               "norm" [n, L+1] f32: mean L2 norm of the non-pad token states (seed 001's hidden-state magnitude)}
 
 
-def collect(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 16, max_length: int | None = None,
-            progress: Callable[[int, int], None] | None = None) -> Stats:
-    """One pass over `df` keeping pooled hidden states per layer and attention entropy per example."""
-    from .forward import act_name, batches
+def empty_stats(ckpt: Checkpoint, df: pd.DataFrame) -> Stats:
+    """Zeroed Stats for the rows of `df` (filled batch by batch with add_batch)."""
+    n, L, H = len(df), ckpt.n_layers, ckpt.n_heads
+    d = ckpt.model.config.hidden_size
+    return {"ids": np.asarray(df["id"].astype(str).tolist()), "labels": df["label"].to_numpy(np.int64),
+            "pooled": np.zeros((n, L + 1, d), dtype=np.float32),  # [n, layer+1, d]
+            "entropy": np.zeros((n, L, H), dtype=np.float32),  # [n, layer, head]
+            "entropy_norm": np.zeros((n, L, H), dtype=np.float32),
+            "norm": np.zeros((n, L + 1), dtype=np.float32)}  # [n, layer+1]
+
+
+def add_batch(stats: Stats, idx, cache) -> None:
+    """Reduce one batch's cache (captured "attn" and "hidden") into the rows `idx` of `stats`."""
+    from .forward import act_name
     from .probes.entropy import entropy_per_example
     from .probes.similarity import mean_pool
 
+    raw, norm = entropy_per_example(cache)  # [batch, layer, head]
+    stats["entropy"][idx], stats["entropy_norm"][idx] = raw.float().numpy(), norm.float().numpy()
+    m = cache.attention_mask.float()  # [batch, seq]
+    for l in range(stats["pooled"].shape[1]):
+        stats["pooled"][idx, l] = mean_pool(cache, l).float().numpy()  # [batch, d]
+        tok_norm = cache[act_name(l, "hidden")].float().norm(dim=-1)  # [batch, seq]
+        stats["norm"][idx, l] = ((tok_norm * m).sum(1) / m.sum(1)).numpy()
+
+
+def collect(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 16, max_length: int | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Stats:
+    """One pass over `df` keeping pooled hidden states per layer and attention entropy per example
+    (no predictions, no cache: `evaluate.predict_with_internals` keeps both from the same pass)."""
+    from .forward import batches
+
     pairs = list(zip(df["premise"], df["hypothesis"]))
-    n, L, H = len(pairs), ckpt.n_layers, ckpt.n_heads
-    d = ckpt.model.config.hidden_size
-    pooled = np.zeros((n, L + 1, d), dtype=np.float32)  # [n, layer+1, d]
-    ent = np.zeros((n, L, H), dtype=np.float32)  # [n, layer, head]
-    ent_norm = np.zeros((n, L, H), dtype=np.float32)
-    hnorm = np.zeros((n, L + 1), dtype=np.float32)  # [n, layer+1]
+    stats = empty_stats(ckpt, df)
     for idx, cache in batches(ckpt, pairs, batch_size, capture=("attn", "hidden"), max_length=max_length,
                               progress=progress):
-        raw, norm = entropy_per_example(cache)  # [batch, layer, head]
-        ent[idx], ent_norm[idx] = raw.float().numpy(), norm.float().numpy()
-        m = cache.attention_mask.float()  # [batch, seq]
-        for l in range(L + 1):
-            pooled[idx, l] = mean_pool(cache, l).float().numpy()  # [batch, d]
-            tok_norm = cache[act_name(l, "hidden")].float().norm(dim=-1)  # [batch, seq]
-            hnorm[idx, l] = ((tok_norm * m).sum(1) / m.sum(1)).numpy()
+        add_batch(stats, idx, cache)
         del cache  # token-level tensors die here
-    return {"ids": np.asarray(df["id"].astype(str).tolist()), "labels": df["label"].to_numpy(np.int64),
-            "pooled": pooled, "entropy": ent, "entropy_norm": ent_norm, "norm": hnorm}
+    return stats
 
 
 def internals(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequence[str] | None = None, *,
               limit: int = 200, batch_size: int = 16, max_length: int | None = None,
               loader: Callable[[str], Checkpoint] | None = None,
-              progress: Callable[[int, int, str], None] | None = None) -> dict[tuple[str, str], Stats]:
-    """Stats per (model name, language) on the first `limit` examples of each language (cached)."""
+              progress: Callable[[int, int, str], None] | None = None,
+              shard_size: int | None = None) -> dict[tuple[str, str], Stats]:
+    """Stats per (model name, language) on the first `limit` examples of each language.
+
+    They are the evaluation's own: kept per evaluation shard (evaluate.evaluate(internals=...) stores them
+    beside the shard's predictions, same fingerprints). A shard that lacks them runs ONCE with both
+    predictions and internals kept (so a later evaluation of it runs nothing)."""
     from .checkpoint import load_checkpoint
+    from .evaluate import SHARD_SIZE, internals_key, predict_with_internals, shard_key, shards
 
     loader = loader or load_checkpoint
+    shard_size = shard_size or SHARD_SIZE
     data = check_data(data)
     langs = list(langs or dict.fromkeys(data["lang"]))
-    subsets = {l: data[data["lang"] == l].head(limit) for l in langs}
-    todo, out = [], {}
+    todo, found = [], {}
     for src in models:
         name, path = model_name(src)
         fp = store.checkpoint_fingerprint(path)
         for l in langs:
-            key = store.fingerprint("internals", VERSION, fp, store.data_fingerprint(subsets[l]), max_length)
-            hit = store.read_arrays("internals", key)
-            if hit is None:
-                todo.append((src, name, path, l, key))
-            else:
-                out[(name, l)] = hit
-    total, done, loaded = sum(len(subsets[t[3]]) for t in todo), 0, {}
-    for src, name, path, l, key in todo:
+            for j, sh in enumerate(shards(data[data["lang"] == l], shard_size)):
+                if j * shard_size >= limit:
+                    break
+                key = shard_key(fp, sh, max_length)
+                hit = store.read_arrays("internals", internals_key(key))
+                found[(name, l, j)] = hit
+                if hit is None:
+                    todo.append((src, name, path, l, j, sh, key))
+    total, done, loaded = sum(len(t[5]) for t in todo), 0, {}
+    for src, name, path, l, j, sh, key in todo:
         ckpt = src if isinstance(src, Checkpoint) else loaded.get(path) or loader(path)
         loaded[path] = ckpt
         base = done
@@ -86,11 +108,15 @@ def internals(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Seq
             if progress:
                 progress(base + k, total, f"internals {name} · {l}")
 
-        stats = collect(ckpt, subsets[l], batch_size, max_length, tick)
-        store.write_arrays("internals", key, stats)
-        out[(name, l)] = stats
-        done += len(subsets[l])
-    return out
+        preds, stats = predict_with_internals(ckpt, sh, batch_size, max_length, tick)
+        store.write_frame("predictions", key, preds)  # where an evaluation of this shard finds it
+        store.write_arrays("internals", internals_key(key), stats)
+        found[(name, l, j)] = stats
+        done += len(sh)
+    out = {}
+    for (name, l, j), s in found.items():
+        out.setdefault((name, l), []).append(s)
+    return {k: {a: np.concatenate([s[a] for s in parts])[:limit] for a in parts[0]} for k, parts in out.items()}
 
 
 def entropy_table(stats: dict[tuple[str, str], Stats]) -> pd.DataFrame:

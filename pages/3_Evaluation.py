@@ -84,8 +84,9 @@ for f in figs["Calibration"]:
 
 st.header("Inside the models")
 st.caption("Mean attention entropy per layer, CKA/cosine between two models, cross-lingual alignment of parallel "
-           "pairs, linear probes and 2-D projections of mean-pooled hidden states. A separate pass that captures "
-           "attentions and hidden states (cached).")
+           "pairs, linear probes and 2-D projections of mean-pooled hidden states, on the first evaluated examples of "
+           "each language: kept by the evaluation's own pass (for the number below when it ran), so showing them runs "
+           "no model.")
 n_int = st.number_input("Examples per language for internals", 10, 2000, 100, step=10, key="ev_int_limit")
 if st.button("Compute internals", key="ev_int_run"):
     st.session_state[E.INTERNALS_KEY] = {"limit": int(n_int), "params": params}

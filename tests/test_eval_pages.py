@@ -253,3 +253,48 @@ def test_the_hub_message_is_for_the_app_in_the_app_and_for_the_cli_in_the_cli():
         load_data("xnli", ("en",), 5)
     assert "--data" not in str(app.value) and "File under data/" in str(app.value)
     assert str(app.value).split(". To work")[0] == str(cli.value).split(". To work")[0]  # same cause
+
+
+def test_evaluation_and_internals_on_the_page_are_one_pass_per_model_and_language(models_dir):
+    """Run + Compute internals for 2 models x 2 languages: exactly one forward per batch of each (model,
+    language shard), counted; the tables equal a direct computation on the same examples."""
+    import math
+
+    import numpy as np
+
+    from mlt_core import representations as R
+    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.data import load_nli
+
+    at = page(EVAL_PAGE, {"selected_models": [str(models_dir / "m-en"), str(models_dir / "m-hi")]})
+    at.multiselect(key="ev_langs").set_value(["en", "hi"])
+    at.number_input(key="ev_limit").set_value(14)
+    before = F.FORWARD_CALLS["n"]
+    at.button(key="ev_run").click().run()
+    at.number_input(key="ev_int_limit").set_value(10)
+    at.button(key="ev_int_run").click().run()
+    assert not at.exception and not at.error
+    data = load_nli("sample", ["en", "hi"], limit=14)
+    from mlt_core.evaluate import INTERNALS_BATCH
+
+    batches = sum(math.ceil(n / INTERNALS_BATCH) for n in data.groupby("lang").size())  # batches keeping internals
+    assert F.FORWARD_CALLS["n"] - before == 2 * batches == 4
+    ent = frame_with(at, "entropy", "entropy_norm").set_index(["model", "lang", "layer"]).sort_index()
+    same, old = {}, {}
+    for m in ("m-en", "m-hi"):
+        ckpt = load_checkpoint(models_dir / m)
+        for lang in ("en", "hi"):
+            sub = data[data["lang"] == lang]
+            same[(m, lang)] = {k: v[:10] for k, v in R.collect(ckpt, sub, batch_size=INTERNALS_BATCH).items()}
+            old[(m, lang)] = R.collect(ckpt, sub.head(10))  # the old separate pass over the first 10
+    want = R.entropy_table(same).set_index(["model", "lang", "layer"]).sort_index()
+    assert ent[["entropy", "entropy_norm"]].equals(want[["entropy", "entropy_norm"]])
+    was = R.entropy_table(old).set_index(["model", "lang", "layer"]).sort_index()
+    np.testing.assert_allclose(ent[["entropy", "entropy_norm"]].to_numpy(), was[["entropy", "entropy_norm"]].to_numpy(),
+                               rtol=1e-5)
+    probes = frame_with(at, "target", "baseline").sort_values(["model", "target", "layer"]).reset_index(drop=True)
+    direct = pd.concat([R.probe_table(same, m) for m in ("m-en", "m-hi")]).sort_values(["model", "target", "layer"])
+    assert probes["accuracy"].tolist() == direct["accuracy"].tolist()
+    before = F.FORWARD_CALLS["n"]
+    at.run()  # a rerun: everything from the caches
+    assert not at.exception and F.FORWARD_CALLS["n"] == before

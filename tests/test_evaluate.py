@@ -234,3 +234,27 @@ def test_sdpa_pass_gives_the_same_predictions_and_always_restores_eager(tiny_xlm
     monkeypatch.undo()
     assert ck.model.config._attn_implementation == "eager"
     assert F.forward(ck, [("a b", "c d")])["blocks.0.attn.pattern"].shape[1] == ck.n_heads  # other views still work
+
+
+def test_cli_evaluate_with_internals_is_one_pass_per_language(tiny_xlmr, tmp_path):
+    """--internals: the evaluation's pass keeps them (one forward per batch of each language), and the
+    internals CSVs are the numbers of representations.collect on the same examples."""
+    import math
+
+    from mlt_core import representations as R
+    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.cli import main
+    from mlt_core.data import load_nli
+
+    out = tmp_path / "run"
+    before = F.FORWARD_CALLS["n"]
+    assert main(["evaluate", "--model", str(tiny_xlmr), "--data", "sample", "--langs", "en,hi", "--limit", "9",
+                 "--batch-size", "4", "--internals", "--internals-limit", "6", "--out", str(out)]) == 0
+    assert F.FORWARD_CALLS["n"] - before == 2 * math.ceil(9 / 4)  # no second pass for the internals
+    ent = pd.read_csv(out / "internals" / "entropy.csv")
+    data = load_nli("sample", ["en", "hi"], limit=9)
+    ckpt = load_checkpoint(tiny_xlmr)
+    old = {(ckpt.name, l): R.collect(ckpt, data[data["lang"] == l].head(6)) for l in ("en", "hi")}  # the old pass
+    want = R.entropy_table(old)
+    np.testing.assert_allclose(ent["entropy_norm"].to_numpy(), want["entropy_norm"].to_numpy(), rtol=1e-5)
+    assert ent[["lang", "layer"]].values.tolist() == want[["lang", "layer"]].values.tolist()

@@ -26,6 +26,7 @@ from ui.widgets.models import get_checkpoint
 
 EVAL_KEY = "eval_params"  # last run: {"models": [paths], "data": str, "langs": [..], "limit": int|None}
 INTERNALS_KEY = "eval_internals"  # {"limit": n} once the user asked for internals
+INTERNALS_LIMIT_KEY = "ev_int_limit"  # the page's "Examples per language for internals" (default 100)
 DATA_DIR = REPO_ROOT / "data"
 DATA_EXT = (".jsonl", ".json", ".csv", ".tsv", ".txt")
 UPLOAD_PREFIX = "upload:"
@@ -138,7 +139,11 @@ def run(params: dict, show_progress: bool = True):
             bar.step(done, total, f"{desc}: {done}/{total} examples")
 
     try:
-        ev = evaluate(params["models"], data, params["langs"] or None, progress=progress, loader=get_checkpoint)
+        # the same (eager) pass keeps the internals of the shards (256 examples) holding the first "examples
+        # for internals" of each language: the section below reads them, running no model
+        keep = int(st.session_state.get(INTERNALS_LIMIT_KEY) or 100)
+        ev = evaluate(params["models"], data, params["langs"] or None, progress=progress, loader=get_checkpoint,
+                      internals=keep)
     finally:
         if bar is not None:
             bar.close()
@@ -210,11 +215,14 @@ def show_figure(fig, key: str) -> None:
         figure_downloads(fig.chart, fig.data, fig.key, key=key, image=True)
 
 
-def internals_stats(models: tuple, source: str, langs: tuple, limit: int, show_progress: bool = False) -> dict:
-    """Pooled states and attention entropy per (model, language): from the store, or one pass each."""
+def internals_stats(models: tuple, source: str, langs: tuple, data_limit: int | None, limit: int,
+                    show_progress: bool = False) -> dict:
+    """Pooled states and attention entropy per (model, language) on the first `limit` of the evaluated
+    examples (the evaluation's data: `data_limit` per language): kept by the evaluation's own pass
+    (run()), so read from the store; only a shard evaluated without them runs (once, keeping both)."""
     from mlt_core.representations import internals
 
-    data = load_data(source, langs or None, None)
+    data = load_data(source, langs or None, data_limit)
     bar = st.progress(0.0, text="Capturing internals…") if show_progress else None
 
     def progress(done, total, desc):
@@ -230,18 +238,19 @@ def internals_stats(models: tuple, source: str, langs: tuple, limit: int, show_p
 
 
 @st.cache_data(max_entries=32, show_spinner="Fitting probes…")
-def probe_frame(models: tuple, source: str, langs: tuple, limit: int, model: str) -> pd.DataFrame:
+def probe_frame(models: tuple, source: str, langs: tuple, data_limit: int | None, limit: int,
+                model: str) -> pd.DataFrame:
     from mlt_core.representations import probe_table
 
-    return probe_table(internals_stats(models, source, langs, limit), model)
+    return probe_table(internals_stats(models, source, langs, data_limit, limit), model)
 
 
 @st.cache_data(max_entries=32, show_spinner="Projecting…")
-def projection_frame(models: tuple, source: str, langs: tuple, limit: int, model: str, layer: int,
-                     method: str) -> pd.DataFrame:
+def projection_frame(models: tuple, source: str, langs: tuple, data_limit: int | None, limit: int, model: str,
+                     layer: int, method: str) -> pd.DataFrame:
     from mlt_core.representations import projection
 
-    return projection(internals_stats(models, source, langs, limit), model, layer, method)
+    return projection(internals_stats(models, source, langs, data_limit, limit), model, layer, method)
 
 
 @st.cache_data(max_entries=16, show_spinner="Aligning translated words…")
@@ -259,7 +268,8 @@ def internals_figures(params: dict, limit: int, models: list | None = None, key:
     from mlt_core import representations as R
     from mlt_core.report import internals_figures as figures
 
-    args = (tuple(models or params["models"]), params["data"], tuple(params["langs"]), int(limit))
+    args = (tuple(models or params["models"]), params["data"], tuple(params["langs"]), params.get("limit"),
+            int(limit))
     stats = internals_stats(*args, show_progress=True)
     names = list(dict.fromkeys(k[0] for k in stats))
     t = {"entropy": R.entropy_table(stats),

@@ -178,8 +178,12 @@ def render_ablation(source: str, obj: dict) -> None:
     from mlt_core.charts.neurons import ablation_chart
     from mlt_core.neuron_cache import ablation_cached, eval_data
 
-    limit = st.number_input("Examples per language (bundled sample, test split)", 10, 10_000, 100, step=50,
-                            key="neurons_ablation_limit")
+    last = st.session_state.get("eval_params") or {}  # ui.evaluation.EVAL_KEY: the Evaluation page's last run
+    same = last.get("data") == "sample" and 10 <= (last.get("limit") or 0) <= 10_000
+    limit = st.number_input("Examples per language (bundled sample, test split)", 10, 10_000,
+                            int(last["limit"]) if same else 100, step=50, key="neurons_ablation_limit",
+                            help="The Evaluation page's number by default: its predictions are then the "
+                                 "\"none\" row (no pass of its own).")
     with user_errors(stop=False):
         data = eval_data("sample", limit=int(limit))
         ckpt = get_checkpoint(source)
@@ -187,7 +191,11 @@ def render_ablation(source: str, obj: dict) -> None:
             st.warning(f"{ckpt.name} has an untrained classification head: its accuracy is chance whatever "
                        "is switched off. Pick a fine-tuned checkpoint to see what its neurons do.", icon="⚠️")
         df = ablation_cached(ckpt, data, obj["neurons"], peek=True)
-        n_runs = (1 + len(obj["neurons"])) * len(data)
+        from mlt_core.evaluate import plain_predictions
+
+        # the "none" row: the evaluation's predictions of this (checkpoint, data) when it ran
+        plain = df is None and plain_predictions(ckpt, data, peek=True) is not None
+        n_runs = (len(obj["neurons"]) + (not plain)) * len(data)
         if df is None and st.button(f"Compute the ablation matrix ({n_runs:,} pair forwards)", key="neurons_ablation_run"):
             bar, step = progress_bar("Evaluating with neurons switched off…", cancel_key="neurons_ablation_cancel")
             df = ablation_cached(ckpt, data, obj["neurons"], progress=step)

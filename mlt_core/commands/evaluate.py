@@ -28,7 +28,7 @@ def add_arguments(p) -> None:
     p.add_argument("--max-length", type=int, default=None, help="truncate longer pairs to this many tokens")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--internals", action="store_true",
-                   help="also capture attention/hidden states (separate pass) and write per-layer internals")
+                   help="also keep attention/hidden-state statistics (in the evaluation's pass) and write per-layer internals")
     p.add_argument("--internals-limit", type=int, default=200, help="examples per language for --internals")
     p.add_argument("--report", action="store_true", help="also write report.html (self-contained)")
     p.add_argument("--no-cache", action="store_true", help="recompute everything and write nothing to the cache")
@@ -72,7 +72,8 @@ def run(args) -> int:
     progress, close = _bar()
     try:
         ev = evaluate(args.model, data, langs, batch_size=args.batch_size, max_length=args.max_length,
-                      progress=progress, loader=loader, cache=not args.no_cache)
+                      progress=progress, loader=loader, cache=not args.no_cache,
+                      internals=args.internals_limit if args.internals else 0)  # one pass keeps both
     finally:
         close()
     settings = {k: getattr(args, k) for k in ("data", "split", "limit", "batch_size", "max_length")}
