@@ -1,8 +1,8 @@
 """Errors: misclassified examples, filterable and sortable; each with its parallel versions and every model's prediction."""
 import streamlit as st
 
+from mlt_core.data.labels import LABELS
 from mlt_core.errors import MltError
-from mlt_core.labels import LABELS
 from ui import evaluation as E
 from ui.guard import user_errors
 from ui.links import ensure_app_router, open_in_playground
