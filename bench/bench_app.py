@@ -101,7 +101,7 @@ def apptest_playground(models_dir: Path, names, pairs, base: BareForwards) -> di
     from streamlit.runtime.scriptrunner import script_runner
     from streamlit.testing.v1 import AppTest
 
-    import mlt_core.checkpoint as ckpt_mod
+    import mlt_core.model.checkpoint as ckpt_mod
     from mlt_core.forward import FORWARD_CALLS
 
     ckpt_mod.MODELS_DIR = models_dir
@@ -172,7 +172,7 @@ def apptest_playground(models_dir: Path, names, pairs, base: BareForwards) -> di
 def bertviz_sizes(path: Path, pair) -> dict:
     import numpy as np
 
-    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
     from mlt_core.forward import forward
     from mlt_core.charts.bertviz import bertviz_html
 

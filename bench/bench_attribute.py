@@ -3,7 +3,7 @@
 Baselines measured in the same run: one forward, one forward+backward, and the work integrated
 gradients cannot avoid: 50 forward+backward passes on the word embeddings, batched like IG's
 internal batches. IG (50 steps) is timed at internal_batch_size 10, 25 and 50; the target is at most
-1.5x the matching baseline. DeepLIFT (mlt_core/deeplift.py: one treated forward over [input; baseline], one
+1.5x the matching baseline. DeepLIFT (mlt_core/attribution/deeplift.py: one treated forward over [input; baseline], one
 backward, one plain forward to check the treated network reproduces the model) is timed against one
 forward+backward and against one forward+backward of a batch of 2. Prints a markdown table for BENCHMARKS.md.
 
@@ -23,10 +23,10 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mlt_core.attribute import EmbedsToLogits, attribute_prepared, prepare, word_embeddings  # noqa: E402
-from mlt_core.checkpoint import load_checkpoint  # noqa: E402
-from mlt_core.faithfulness import evaluate_scores  # noqa: E402
+from mlt_core.attribution.attribute import EmbedsToLogits, attribute_prepared, prepare, word_embeddings  # noqa: E402
+from mlt_core.attribution.faithfulness import evaluate_scores  # noqa: E402
 from mlt_core.forward import forward  # noqa: E402
+from mlt_core.model.checkpoint import load_checkpoint  # noqa: E402
 
 
 def build(path: Path) -> Path:

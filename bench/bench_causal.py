@@ -35,9 +35,9 @@ def build(out: Path, seed: int, hidden: int, layers: int, vocab: int) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, XLMRobertaConfig
 
-    from mlt_core.labels import LABELS
-    from mlt_core.templates import corpus_sentences
-    from mlt_core.tokenizer import train_bpe_tokenizer
+    from mlt_core.data.labels import LABELS
+    from mlt_core.data.templates import corpus_sentences
+    from mlt_core.model.tokenizer import train_bpe_tokenizer
 
     tok = train_bpe_tokenizer([s for l in ("en", "hi", "fr", "es") for s in corpus_sentences(l, 300)], vocab)
     cfg = XLMRobertaConfig(vocab_size=len(tok), max_position_embeddings=514, type_vocab_size=1, hidden_size=hidden,
@@ -83,9 +83,9 @@ def main() -> None:
     from mlt_core import forward as F
     from mlt_core.causal import layers as CL
     from mlt_core.causal.swap import swap_curve
-    from mlt_core.checkpoint import load_checkpoint
-    from mlt_core.evaluate import predict
-    from mlt_core.templates import generate_pairs
+    from mlt_core.data.templates import generate_pairs
+    from mlt_core.eval.evaluate import predict
+    from mlt_core.model.checkpoint import load_checkpoint
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-causal-"))
     a = load_checkpoint(build(tmp / "a", 0, args.hidden, args.layers, args.vocab))

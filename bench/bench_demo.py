@@ -85,7 +85,7 @@ def probe(models: Path, repeat: int) -> None:
     from transformers import AutoModelForSequenceClassification
 
     from mlt_core.api import probe as mlt_probe
-    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
 
     cks = [load_checkpoint(models / n) for n in ("demo-en", "demo-hi")]
     bare = [AutoModelForSequenceClassification.from_pretrained(models / n).eval() for n in ("demo-en", "demo-hi")]

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from mlt_core.labels import LABELS  # noqa: E402
+from mlt_core.data.labels import LABELS  # noqa: E402
 
 
 def build_checkpoint(out: Path) -> Path:
@@ -50,13 +50,13 @@ def build_checkpoint(out: Path) -> Path:
 
 
 def pairs(n: int):
-    from mlt_core.templates import generate_pairs
+    from mlt_core.data.templates import generate_pairs
 
     return generate_pairs(n // 4, seed=0, split="test").head(n)
 
 
 def time_mlt(ckpt, df, batch_size=32, sdpa=False):
-    from mlt_core.evaluate import predict
+    from mlt_core.eval.evaluate import predict
 
     t, c = time.perf_counter(), time.process_time()
     out = predict(ckpt, df, batch_size=batch_size, sdpa=sdpa)
@@ -67,8 +67,8 @@ def time_one_pass(ckpt, df) -> dict:
     """Seconds (wall, CPU) of: eager predict alone; the old two passes; the one pass keeping both."""
     import numpy as np
 
-    from mlt_core.evaluate import predict, predict_with_internals
-    from mlt_core.representations import collect
+    from mlt_core.eval.evaluate import predict, predict_with_internals
+    from mlt_core.eval.representations import collect
 
     def clock(fn):
         t, c = time.perf_counter(), time.process_time()
@@ -98,9 +98,9 @@ def time_pipeline(path, df, batch_size=None):
 MEM_CHILD = """
 import json, os, resource, sys, time
 sys.path.insert(0, {repo!r})
-from mlt_core.checkpoint import load_checkpoint
-from mlt_core.evaluate import evaluate
-from mlt_core.templates import generate_pairs
+from mlt_core.data.templates import generate_pairs
+from mlt_core.eval.evaluate import evaluate
+from mlt_core.model.checkpoint import load_checkpoint
 n = {n}
 df = generate_pairs(n // 4, seed=0, split="test").head(n)
 ckpt = load_checkpoint({path!r})
@@ -134,7 +134,7 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, N = {args.n}", flush=True)
     with tempfile.TemporaryDirectory(prefix="mlt-bench-") as tmp:

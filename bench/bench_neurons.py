@@ -32,7 +32,7 @@ MAX_LEN = 64  # tokens per sequence: lines are longer and cut here, so every bat
 
 def corpus(n_lines: int) -> list[str]:
     """n_lines sequences of ten template sentences each (> 64 tokens), cycling en, hi, fr, es."""
-    from mlt_core.templates import corpus_sentences
+    from mlt_core.data.templates import corpus_sentences
 
     per = {l: corpus_sentences(l, 400, seed=0) for l in ("en", "hi", "fr", "es")}
     langs = list(per)
@@ -44,22 +44,22 @@ def corpus(n_lines: int) -> list[str]:
 
 
 def count(ckpt, texts, batch_size):
-    from mlt_core.neuron_stats import count_activations
+    from mlt_core.neurons.counts import count_activations
 
     return count_activations(ckpt.model, ckpt.tokenizer, texts, batch_size=batch_size, max_length=MAX_LEN)
 
 
 def bare(ckpt, texts, batch_size):
     """count_activations with its hooks replaced by a no-op: the same batches, no counting."""
-    from mlt_core import neuron_stats
+    from mlt_core.neurons import counts
 
-    real = neuron_stats.counting_hooks
-    neuron_stats.counting_hooks = lambda *a, **k: contextlib.nullcontext()
+    real = counts.counting_hooks
+    counts.counting_hooks = lambda *a, **k: contextlib.nullcontext()
     try:
-        return neuron_stats.count_activations(ckpt.model, ckpt.tokenizer, texts, batch_size=batch_size,
-                                              max_length=MAX_LEN)
+        return counts.count_activations(ckpt.model, ckpt.tokenizer, texts, batch_size=batch_size,
+                                        max_length=MAX_LEN)
     finally:
-        neuron_stats.counting_hooks = real
+        counts.counting_hooks = real
 
 
 def via_capture(ckpt, texts, batch_size):
@@ -87,7 +87,7 @@ def _mem_child(path: str, n_lines: int, batch_size: int, how: str) -> None:
     """Current RSS after loading, and the peak RSS sampled every 5 ms while counting."""
     import threading
 
-    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path)
     texts = corpus(n_lines)
@@ -132,7 +132,7 @@ def main() -> None:
 
     import torch
 
-    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
 
     path = full_size_xlmr(Path(args.dir))
     ckpt = load_checkpoint(path)

@@ -25,7 +25,7 @@ def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from mlt_core.api import probe
-    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
 
     path = full_size_xlmr(Path(args.dir))
     tok = AutoTokenizer.from_pretrained(path)

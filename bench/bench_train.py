@@ -1,4 +1,4 @@
-"""Training throughput of `mlt_core.train` vs a plain Hugging Face Trainer script, same model, data and run.
+"""Training throughput of `mlt_core.training.trainer` vs a plain Hugging Face Trainer script, same model, data and run.
 
 Model: the xlm-roberta-base architecture (278M parameters, vocab 250002) with random weights, so
 no download; a small BPE tokenizer on the bundled template text (ids use only the first few
@@ -34,7 +34,7 @@ import torch  # noqa: E402
 def xlmr_base_config():
     from transformers import XLMRobertaConfig
 
-    from mlt_core.labels import LABELS
+    from mlt_core.data.labels import LABELS
 
     return XLMRobertaConfig(vocab_size=250002, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                             intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1,
@@ -46,8 +46,8 @@ def xlmr_base_config():
 def make_base(path: Path) -> None:
     from transformers import XLMRobertaForSequenceClassification
 
-    from mlt_core.templates import LANGS, corpus_sentences
-    from mlt_core.tokenizer import train_bpe_tokenizer
+    from mlt_core.data.templates import LANGS, corpus_sentences
+    from mlt_core.model.tokenizer import train_bpe_tokenizer
 
     torch.manual_seed(0)
     tok = train_bpe_tokenizer([s for l in LANGS for s in corpus_sentences(l, 1000)], vocab_size=4000)
@@ -61,7 +61,7 @@ def plain_trainer(base: Path, steps: int, batch: int, n_pairs: int, work: Path) 
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
                               TrainerCallback, TrainingArguments)
 
-    from mlt_core.templates import generate_pairs
+    from mlt_core.data.templates import generate_pairs
 
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(base)
@@ -96,7 +96,8 @@ def step_seconds(ends: list[float]) -> float:
 def mlt_train(base: Path, steps: int, batch: int, n_pairs: int, models: Path) -> dict:
     import json
 
-    from mlt_core.train import TrainConfig, train
+    from mlt_core.training.config import TrainConfig
+    from mlt_core.training.trainer import train
 
     cfg = TrainConfig(base=str(base), train_langs="en", name="bench", method="full", max_steps=steps,
                       batch_size=batch, max_length=64, train_size=n_pairs, evals=0, eval_limit=8,
@@ -112,7 +113,7 @@ def mlt_train(base: Path, steps: int, batch: int, n_pairs: int, models: Path) ->
 
 def fractions(base: Path) -> dict:
     """Trainable fraction of lape and random (hi) with LAPE run on the random base, plus the analytic bound."""
-    from mlt_core.methods import apply_method, load_base, select_neurons
+    from mlt_core.training.methods import apply_method, load_base, select_neurons
 
     model, tok, _, _ = load_base(str(base))
     neurons, info, _ = select_neurons(model, tok, ["hi"], n_sentences=100)
@@ -157,7 +158,7 @@ def main() -> None:
           "load/eval/save) |\n|---|---:|---:|---:|")
     b = args.batch
     print(f"| plain `Trainer` script | {b / plain['step_s']:.2f} | {plain['samples_per_s']:.2f} | {plain['wall_s']:.0f} |")
-    print(f"| `mlt_core.train` | {b / mlt['step_s']:.2f} | {mlt['samples_per_s']:.2f} | {mlt['wall_s']:.0f} |")
+    print(f"| `mlt_core.training.trainer` | {b / mlt['step_s']:.2f} | {mlt['samples_per_s']:.2f} | {mlt['wall_s']:.0f} |")
     print(f"| **ratio mlt / plain** | **{step_ratio:.2f}** | {ratio:.2f} | |")
     print("\nper run, examples/s from the median step: " + "; ".join(
         f"{k} " + ", ".join(f"{b / r['step_s']:.2f}" for r in rs) for k, rs in runs.items()))

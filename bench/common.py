@@ -22,9 +22,9 @@ def full_size_xlmr(out: Path, seed: int = 0) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, XLMRobertaConfig
 
-    from mlt_core.labels import LABELS
-    from mlt_core.templates import corpus_sentences
-    from mlt_core.tokenizer import train_bpe_tokenizer
+    from mlt_core.data.labels import LABELS
+    from mlt_core.data.templates import corpus_sentences
+    from mlt_core.model.tokenizer import train_bpe_tokenizer
 
     if (out / "model.safetensors").exists():
         return out

@@ -2,19 +2,19 @@
 
 Library and CLI (`python -m mlt_core --help`). Never imports Streamlit.
 """
-from .errors import MltError
-from .labels import LABELS
+from mlt_core.data.labels import LABELS
+from mlt_core.errors import MltError
 
 
 def __getattr__(name):  # keep `import mlt_core` light: torch loads only when used
     if name == "probe":
-        from .api import probe
+        from mlt_core.api import probe
         return probe
     if name in ("load_checkpoint", "save_checkpoint", "list_checkpoints"):
-        from . import checkpoint
+        from mlt_core.model import checkpoint
         return getattr(checkpoint, name)
     if name == "forward":
-        from .forward import forward
+        from mlt_core.forward import forward
         return forward
     raise AttributeError(name)
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .forward import check_text, forward
-from .labels import LABELS
-from .probes import REGISTRY, attention_entropy, layer_similarity
+from mlt_core.data.labels import LABELS
+from mlt_core.forward import check_text, forward
+from mlt_core.model.checkpoint import Checkpoint, load_checkpoint
+from mlt_core.probes import REGISTRY, attention_entropy, layer_similarity
 
 
 def _as_checkpoint(m: str | Checkpoint, assume_xnli_order: bool = False) -> Checkpoint:

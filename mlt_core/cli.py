@@ -12,8 +12,8 @@ import os
 import pkgutil
 import sys
 
-from . import commands
-from .errors import MltError
+from mlt_core import commands
+from mlt_core.errors import MltError
 
 
 def _command_modules() -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import atomic_write_text
+from mlt_core.io import atomic_write_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

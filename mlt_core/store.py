@@ -29,8 +29,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from .errors import MltError
-from .io import REPO_ROOT, atomic_write
+from mlt_core.errors import MltError
+from mlt_core.io import REPO_ROOT, atomic_write
 
 CACHE_DIR = Path(os.environ.get("MLT_CACHE_DIR") or REPO_ROOT / ".mlt-cache")
 _DEFAULT_CACHE_DIR = CACHE_DIR

@@ -1,8 +1,8 @@
 """Evaluation: accuracy (with CIs), language bias, transfer, per-label errors and calibration per language."""
 import streamlit as st
 
+from mlt_core.data.langs import SAMPLE_LANGS
 from mlt_core.errors import MltError
-from mlt_core.langs import SAMPLE_LANGS
 from ui import evaluation as E
 from ui.widgets.guard import user_errors
 from ui.widgets.links import ensure_app_router

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from mlt_core.errors import MltError
-from mlt_core.labels import LABELS
+from mlt_core.data.labels import LABELS
 from ui import errors as E
 from ui.widgets.guard import user_errors
 from ui.widgets.links import ensure_app_router, open_in_playground

@@ -1,10 +1,10 @@
 """Attributions: which tokens drove each model's prediction, six ways, and how faithful each way is."""
 import streamlit as st
 
-from mlt_core.attribute import METHODS
+from mlt_core.attribution.attribute import METHODS
+from mlt_core.attribution.faithfulness import CONVENTIONS, DEFAULT_CONVENTION, EPS
 from mlt_core.charts.attributions import METRICS, chips_html, faithfulness_bars, faithfulness_lines, legend_html
-from mlt_core.faithfulness import CONVENTIONS, DEFAULT_CONVENTION, EPS
-from mlt_core.labels import LABELS
+from mlt_core.data.labels import LABELS
 from ui import attributions as A
 from ui.widgets import state
 from ui.widgets.download import figure_downloads

@@ -1,9 +1,9 @@
 """Tokenizers: how finely each tokenizer cuts each language, and whether that tracks attribution faithfulness."""
 import streamlit as st
 
+from mlt_core.attribution.faithfulness import CONVENTIONS
 from mlt_core.charts.attributions import METRICS, correlation_scatter, fertility_bars
-from mlt_core.faithfulness import CONVENTIONS
-from mlt_core.fertility import DEFAULT_WORDS, WORD_DEFINITIONS, fertility_faithfulness
+from mlt_core.eval.fertility import DEFAULT_WORDS, WORD_DEFINITIONS, fertility_faithfulness
 from ui import attributions as A
 from ui import tokenizers as T
 from ui.widgets import state

@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from mlt_core.charts import causal as C
-from mlt_core.langs import SAMPLE_LANGS
+from mlt_core.data.langs import SAMPLE_LANGS
 from ui import causal as Z
 from ui.widgets.guard import user_errors
 from ui.widgets.links import ensure_app_router

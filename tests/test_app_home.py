@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import mlt_core.checkpoint as ckpt_mod
+import mlt_core.model.checkpoint as ckpt_mod
 from tiny import make_tiny_checkpoint, use_models_dir
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -339,7 +339,7 @@ def test_untrained_head_is_flagged_on_its_card(models_dir):
 
 
 def test_parallel_pair_is_one_click_away(models_dir):
-    data = pytest.importorskip("mlt_core.data", reason="the bundled sample loader (mlt_core/data.py) is not there yet")
+    data = pytest.importorskip("mlt_core.data.nli", reason="the bundled sample loader (mlt_core/data/nli.py) is not there yet")
     df = data.load_nli("sample")
     df["id"] = df["id"].astype(str)
     both = df[df["lang"] == "en"].merge(df[df["lang"] == "hi"], on="id", suffixes=("_en", "_hi")).iloc[0]

@@ -11,11 +11,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import mlt_core.checkpoint as ckpt_mod
-from mlt_core.checkpoint import load_checkpoint
-from mlt_core.data import load_nli
-from mlt_core.faithfulness import faithfulness, faithfulness_dataset, summarise
-from mlt_core.fertility import fertility, texts_of
+from mlt_core.attribution.faithfulness import faithfulness, faithfulness_dataset, summarise
+from mlt_core.data.nli import load_nli
+from mlt_core.eval.fertility import fertility, texts_of
+import mlt_core.model.checkpoint as ckpt_mod
+from mlt_core.model.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTR, TOK = str(ROOT / "pages" / "6_Attributions.py"), str(ROOT / "pages" / "7_Tokenizers.py")
@@ -61,7 +61,7 @@ def frames(at, column):
 
 
 def test_attributions_page_pair(models):
-    from mlt_core.attribute import METHODS
+    from mlt_core.attribution.attribute import METHODS
     from mlt_core.forward import FORWARD_CALLS
 
     calls = FORWARD_CALLS["n"]
@@ -166,7 +166,7 @@ def test_tokenizers_page_refuses_paths_and_reports_offline(models):
 
 def test_undefined_faithfulness_is_explained(models, monkeypatch):
     """S0 = 1 (the empty input is as sure as the full one) makes NS/NC undefined: the page says why."""
-    import mlt_core.faithfulness as F
+    import mlt_core.attribution.faithfulness as F
 
     real = F.faithfulness
 
@@ -186,7 +186,7 @@ def test_undefined_faithfulness_is_explained(models, monkeypatch):
 
 
 def test_deeplift_is_offered_but_not_on_by_default(models):
-    from mlt_core.attribute import METHODS
+    from mlt_core.attribution.attribute import METHODS
 
     at = page(ATTR, models, attr_premise=P, attr_hypothesis=H, attr_steps=2)
     box = at.multiselect(key="attr_methods")

@@ -12,11 +12,11 @@ import pytest
 import torch
 from torch import nn
 
-from mlt_core.attribute import Prepared, attribute, attribute_dict, attribute_prepared, method_name, prepare
-from mlt_core.checkpoint import Checkpoint, load_checkpoint
+from mlt_core.attribution.attribute import Prepared, attribute, attribute_dict, attribute_prepared, method_name, prepare
 from mlt_core.cli import main
 from mlt_core.errors import MltError
 from mlt_core.forward import forward
+from mlt_core.model.checkpoint import Checkpoint, load_checkpoint
 
 PREMISE, HYPOTHESIS = "A man is eating food in the park.", "Someone eats."
 

@@ -17,10 +17,11 @@ from mlt_core.causal.lens import apply_probes, fit_probes, lens_pair, probes_for
 from mlt_core.causal.patch import patch_dataset, patch_logits, patch_pair
 from mlt_core.causal.swap import swap_curve, swap_logits, swap_pair
 from mlt_core.causal.weights import weight_changes
-from mlt_core.checkpoint import load_checkpoint
-from mlt_core.data import load_nli
+from mlt_core.data.nli import load_nli
 from mlt_core.errors import MltError
-from mlt_core.train import TrainConfig, train
+from mlt_core.model.checkpoint import load_checkpoint
+from mlt_core.training.config import TrainConfig
+from mlt_core.training.trainer import train
 from tiny import make_tiny_checkpoint
 
 PAIRS = [("The cat sat on the mat near the door.", "A cat is sitting."),
@@ -303,7 +304,7 @@ def test_task_arithmetic_merge_is_a_plus_b_minus_base(tiny_xlmr, trained):
 
 
 def test_interpolation_curve_ends_match_plain_evaluation(tiny_xlmr, tiny_xlmr_b):
-    from mlt_core.evaluate import predict
+    from mlt_core.eval.evaluate import predict
 
     a, b = load_checkpoint(tiny_xlmr), load_checkpoint(tiny_xlmr_b)
     data = load_nli("sample", ["en", "hi"], limit=8)
@@ -326,7 +327,7 @@ def test_lens_probes_match_sklearn_and_are_cached(tiny_xlmr):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mlt_core.representations import _stack, internals, train_mask
+    from mlt_core.eval.representations import _stack, internals, train_mask
 
     m = load_checkpoint(tiny_xlmr)
     data = load_nli("sample", ["en", "hi"], limit=30)

@@ -14,7 +14,7 @@ from mlt_core import store
 from mlt_core.causal.patch import patch_dataset, patch_pair
 from mlt_core.causal.swap import swap_curve, swap_pair
 from mlt_core.causal.weights import weight_changes
-from mlt_core.data import load_nli
+from mlt_core.data.nli import load_nli
 from tiny import make_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent

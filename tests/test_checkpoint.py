@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from mlt_core.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from mlt_core.errors import MltError
+from mlt_core.model.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 
 
 def test_save_is_atomic_and_complete(tiny_xlmr, tmp_path):

@@ -5,7 +5,7 @@ import time
 import pandas as pd
 import pytest
 
-from mlt_core.data import NLI_COLUMNS, load_nli, languages, parallel_pairs
+from mlt_core.data.nli import NLI_COLUMNS, load_nli, languages, parallel_pairs
 from mlt_core.errors import MltError
 
 HEADER = ("language gold_label sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse "

@@ -1,4 +1,4 @@
-"""DeepLIFT (mlt_core/deeplift.py) checked independently: Captum's DeepLift on an MLP with ReLU/Tanh,
+"""DeepLIFT (mlt_core/attribution/deeplift.py) checked independently: Captum's DeepLift on an MLP with ReLU/Tanh,
 summation-to-delta on tiny XLM-R and Qwen2 with the treated network's baseline logit recomputed by
 hand (XLM-R), and that it differs from input x gradient on a GELU model."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from mlt_core.attribute import EmbedsToLogits, attribute, baseline_embeddings, prepare, word_embeddings
-from mlt_core.checkpoint import load_checkpoint
-from mlt_core.deeplift import deeplift, treated_modules
+from mlt_core.attribution.attribute import EmbedsToLogits, attribute, baseline_embeddings, prepare, word_embeddings
+from mlt_core.attribution.deeplift import deeplift, treated_modules
+from mlt_core.model.checkpoint import load_checkpoint
 
 PREMISE, HYPOTHESIS = "A man is eating food in the park.", "Someone eats."
 
@@ -145,7 +145,7 @@ def test_differs_from_input_x_gradient_and_reports_completeness(which, lively, q
 def test_rules_are_undone_and_do_not_leak_into_other_threads(lively):
     import threading
 
-    from mlt_core import deeplift as D
+    from mlt_core.attribution import deeplift as D
 
     p = prepare(lively, PREMISE, HYPOTHESIS)
     x = word_embeddings(p)

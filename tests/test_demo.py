@@ -4,9 +4,10 @@ import json
 import pytest
 import torch
 
-from mlt_core.checkpoint import list_checkpoints, load_checkpoint
 from mlt_core.cli import main
-from mlt_core.demo import DEMO_VERSION, NAMES, build_demo
+from mlt_core.demo import build_demo
+from mlt_core.demo.tiny import DEMO_VERSION, NAMES
+from mlt_core.model.checkpoint import list_checkpoints, load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mlt_core import checkpoint, jobs, store
+from mlt_core import store
 from mlt_core.cli import main
-from mlt_core.demo_e5 import (DEMO_E5_VERSION, FINETUNED, NAMES, RECIPE, SIZE, _drop_stale, is_built, is_complete,
+from mlt_core.model import checkpoint
+from mlt_core.training import jobs
+from mlt_core.demo.e5 import (DEMO_E5_VERSION, FINETUNED, NAMES, RECIPE, SIZE, _drop_stale, is_built, is_complete,
                               up_to_date)
 
 
@@ -89,7 +91,7 @@ def test_built_fine_tunes_beat_chance_on_their_languages_and_carry_neurons(name)
     acc = m["metrics"]["accuracy"]
     assert set(acc) == {"en", "hi", "fr", "es"} and m["metrics"]["eval_pairs"]["hi"] == 300
     assert all(acc[l] > 0.5 for l in FINETUNED[name]), acc  # chance is 1/3
-    from mlt_core.neuron_cache import neuron_file_for
+    from mlt_core.neurons.cached import neuron_file_for
 
     f, _ = neuron_file_for(d, _built())
     assert f == _built() / "demo-base" / "neurons.json"  # the base's LAPE neurons, identified at build time
@@ -103,7 +105,8 @@ def test_neuron_methods_refuse_a_base_without_a_trained_head_before_training(tmp
     from tiny import make_tiny_checkpoint
 
     from mlt_core.errors import MltError
-    from mlt_core.train import TrainConfig, train
+    from mlt_core.training.config import TrainConfig
+    from mlt_core.training.trainer import train
 
     base = make_tiny_checkpoint(tmp_path / "headless", head=False)
     cfg = TrainConfig(base=str(base), train_langs="hi", name="x", method=method, max_steps=2, batch_size=4,
@@ -136,7 +139,7 @@ def test_home_says_when_the_demo_is_a_toy_and_what_the_real_one_is(tmp_path, mon
 
 
 def test_lape_takes_the_bases_own_neuron_file_only_at_the_same_top_rate(tmp_path):
-    from mlt_core.train import _own_neuron_file
+    from mlt_core.training.trainer import _own_neuron_file
 
     base = tmp_path / "b"
     base.mkdir()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mlt_core.errors import MltError
-from mlt_core.sources import e5_q4, e5_small
+from mlt_core.model.sources import e5_q4, e5_small
 
 HP = dict(hidden=32, layers=1, heads=2, ffn=64, vocab=8, max_positions=16, type_vocab=2)
 

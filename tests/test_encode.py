@@ -3,9 +3,10 @@ import random
 
 import pytest
 
-from mlt_core.checkpoint import load_checkpoint
-from mlt_core.forward import _longest_first, encode, forward
-from mlt_core.templates import corpus_sentences
+from mlt_core.data.templates import corpus_sentences
+from mlt_core.forward import encode, forward
+from mlt_core.forward.run import _longest_first
+from mlt_core.model.checkpoint import load_checkpoint
 
 
 def old_path(tok, pairs, limit):

@@ -40,8 +40,8 @@ def page(path: str, state: dict | None = None) -> AppTest:
 
 def expected_predictions(p: dict) -> pd.DataFrame:
     """The predictions the page must be showing: from the cache (asserted to need no model forward)."""
-    from mlt_core.data import load_nli
-    from mlt_core.evaluate import evaluate
+    from mlt_core.data.nli import load_nli
+    from mlt_core.eval.evaluate import evaluate
 
     before = F.FORWARD_CALLS["n"]
     ev = evaluate(p["models"], load_nli("sample", p["langs"] or None, limit=p["limit"]), p["langs"] or None)
@@ -96,9 +96,9 @@ def test_internals_and_report(models_dir):
     assert set(sim["estimator"]) <= {"debiased", "biased"} and sim["cka_floor"].notna().any()
     import numpy as np
 
-    from mlt_core.checkpoint import load_checkpoint
-    from mlt_core.data import load_nli
-    from mlt_core.word_alignment import word_alignment
+    from mlt_core.data.nli import load_nli
+    from mlt_core.eval.word_alignment import word_alignment
+    from mlt_core.model.checkpoint import load_checkpoint
 
     wa = frame_with(at, "matched", "random", "gap")
     ckpt = load_checkpoint(models_dir / "m-en")
@@ -165,8 +165,8 @@ def test_errors_page_without_an_evaluation_offers_one(models_dir):
 
 
 def test_uploaded_files_are_parsed_in_memory_with_row_named_errors(models_dir):
+    from mlt_core.data.nli import read_nli_bytes as read_upload
     from mlt_core.errors import MltError
-    from mlt_core.data import read_nli_bytes as read_upload
     from ui.evaluation import load_data, parse_upload
 
     csv = ("premise,hypothesis,label,lang\nA man sleeps.,A person sleeps.,entailment,en\n"
@@ -243,7 +243,7 @@ def test_a_failed_run_is_shown_once_and_the_last_good_run_stays(models_dir):
 
 
 def test_the_hub_message_is_for_the_app_in_the_app_and_for_the_cli_in_the_cli():
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
     from mlt_core.errors import MltError
     from ui.evaluation import load_data
 
@@ -262,9 +262,9 @@ def test_evaluation_and_internals_on_the_page_are_one_pass_per_model_and_languag
 
     import numpy as np
 
-    from mlt_core import representations as R
-    from mlt_core.checkpoint import load_checkpoint
-    from mlt_core.data import load_nli
+    from mlt_core.eval import representations as R
+    from mlt_core.model.checkpoint import load_checkpoint
+    from mlt_core.data.nli import load_nli
 
     at = page(EVAL_PAGE, {"selected_models": [str(models_dir / "m-en"), str(models_dir / "m-hi")]})
     at.multiselect(key="ev_langs").set_value(["en", "hi"])
@@ -275,7 +275,7 @@ def test_evaluation_and_internals_on_the_page_are_one_pass_per_model_and_languag
     at.button(key="ev_int_run").click().run()
     assert not at.exception and not at.error
     data = load_nli("sample", ["en", "hi"], limit=14)
-    from mlt_core.evaluate import INTERNALS_BATCH
+    from mlt_core.eval.evaluate import INTERNALS_BATCH
 
     batches = sum(math.ceil(n / INTERNALS_BATCH) for n in data.groupby("lang").size())  # batches keeping internals
     assert F.FORWARD_CALLS["n"] - before == 2 * batches == 4

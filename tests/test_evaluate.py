@@ -13,10 +13,11 @@ import torch
 
 from mlt_core import forward as F
 from mlt_core import store
+from mlt_core.data.labels import LABELS
+from mlt_core.data.templates import generate_pairs
 from mlt_core.errors import MltError
-from mlt_core.evaluate import PRED_COLS, evaluate, write_outputs
-from mlt_core.labels import LABELS
-from mlt_core.templates import generate_pairs
+from mlt_core.eval.evaluate import PRED_COLS, evaluate, write_outputs
+from mlt_core.forward import run as forward_run  # batches() calls run.forward: patch it there
 from tiny import MNLI_ID2LABEL, make_tiny_checkpoint
 
 
@@ -108,10 +109,10 @@ def test_resume_after_a_crash_midway(tiny_xlmr, data, monkeypatch):
             raise RuntimeError("killed")
         return real(*a, **k)
 
-    monkeypatch.setattr(F, "forward", flaky)
+    monkeypatch.setattr(forward_run, "forward", flaky)
     with pytest.raises(RuntimeError):
         evaluate([str(tiny_xlmr)], data, ["en", "hi"], shard_size=8, batch_size=8)  # 6 shards, 1 forward each
-    monkeypatch.setattr(F, "forward", real)
+    monkeypatch.setattr(forward_run, "forward", real)
     before = F.FORWARD_CALLS["n"]
     ev = evaluate([str(tiny_xlmr)], data, ["en", "hi"], shard_size=8, batch_size=8)
     assert ev.computed == 48 - 3 * 8 and F.FORWARD_CALLS["n"] - before == 3  # the 3 finished shards were kept
@@ -219,8 +220,8 @@ def test_store_roundtrip_fingerprints_and_atomicity(tmp_path, tiny_xlmr, cache_d
 
 
 def test_sdpa_pass_gives_the_same_predictions_and_always_restores_eager(tiny_xlmr, data, monkeypatch):
-    from mlt_core.checkpoint import load_checkpoint
-    from mlt_core.evaluate import predict
+    from mlt_core.eval.evaluate import predict
+    from mlt_core.model.checkpoint import load_checkpoint
 
     ck = load_checkpoint(tiny_xlmr)
     df = data.head(12)
@@ -228,7 +229,7 @@ def test_sdpa_pass_gives_the_same_predictions_and_always_restores_eager(tiny_xlm
     assert eager["predicted"].tolist() == sdpa["predicted"].tolist()
     np.testing.assert_allclose(eager["confidence"], sdpa["confidence"], atol=1e-5)
     assert ck.model.config._attn_implementation == "eager"
-    monkeypatch.setattr(F, "forward", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
+    monkeypatch.setattr(forward_run, "forward", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
     with pytest.raises(RuntimeError):
         predict(ck, df, sdpa=True)
     monkeypatch.undo()
@@ -241,10 +242,10 @@ def test_cli_evaluate_with_internals_is_one_pass_per_language(tiny_xlmr, tmp_pat
     internals CSVs are the numbers of representations.collect on the same examples."""
     import math
 
-    from mlt_core import representations as R
-    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.eval import representations as R
+    from mlt_core.model.checkpoint import load_checkpoint
     from mlt_core.cli import main
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
 
     out = tmp_path / "run"
     before = F.FORWARD_CALLS["n"]

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-from mlt_core.attribute import prepare
-from mlt_core.checkpoint import load_checkpoint
+from mlt_core.attribution.attribute import prepare
 from mlt_core.errors import MltError
-from mlt_core.faithfulness import (Scorer, evaluate_scores, faithfulness, faithfulness_dataset, hard_metrics,
-                                   normalised_comprehensiveness, normalised_sufficiency, rationale, summarise)
+from mlt_core.model.checkpoint import load_checkpoint
+from mlt_core.attribution.faithfulness import (Scorer, evaluate_scores, faithfulness, faithfulness_dataset,
+                                               hard_metrics, normalised_comprehensiveness, normalised_sufficiency,
+                                               rationale, summarise)
 
 # ------------------------------------------------------------------------------- hand-worked numbers
 # 6 positions: 0 and 5 special (always kept), tokens 1..4 erasable. The fake model's p(y | kept tokens):
@@ -201,7 +202,7 @@ def test_soft_mask_does_not_leak_into_other_threads(xlmr):
     """The app shares one model between sessions (threads): a mask set in one must not touch another's pass."""
     import threading
 
-    from mlt_core.faithfulness import embedding_mask
+    from mlt_core.attribution.faithfulness import embedding_mask
 
     enc = xlmr.tokenizer(PREMISE, HYPOTHESIS, return_tensors="pt")
     with torch.no_grad():

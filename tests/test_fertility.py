@@ -10,8 +10,8 @@ import pytest
 
 from mlt_core.cli import main
 from mlt_core.errors import MltError
-from mlt_core.fertility import (correlate, fertility, fertility_faithfulness, load_tokenizer, texts_of,
-                                word_pieces, words)
+from mlt_core.eval.fertility import (correlate, fertility, fertility_faithfulness, load_tokenizer, texts_of,
+                                     word_pieces, words)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_sentence_final_punctuation_is_not_a_split(wordpiece):
 def test_offsets_agree_with_per_word_tokenisation():
     """For a Metaspace tokenizer (punctuation pre-split) a chunk cut alone is cut as in the sentence: the
     offset mapping and the per-chunk fallback must agree, and add up to the whole text's subwords."""
-    from mlt_core.templates import corpus_sentences
+    from mlt_core.data.templates import corpus_sentences
     from tiny import tiny_tokenizer
 
     tok = tiny_tokenizer()
@@ -145,7 +145,7 @@ def test_hub_tokenizer_offline_is_a_clear_error():
 def test_cli_fertility_json(tiny_xlmr, capsys):
     import regex
 
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
     from tiny import tiny_tokenizer
 
     rc = main(["fertility", "--tokenizer", str(tiny_xlmr), "--data", "sample", "--langs", "en", "hi", "--json"])
@@ -179,7 +179,7 @@ def _reference_fertility(tokenizer, testing_text_list):
 
 
 def test_spaces_definition_is_the_reference_formula(wordpiece):
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
     from tiny import tiny_tokenizer
 
     # by hand: "the cats are sleeping." -> the | cat ##s | are | sleeping . : 4 words, 6 subwords, 2 split

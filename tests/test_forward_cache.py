@@ -20,7 +20,7 @@ def base12(tmp_path_factory):
 
 
 def long_pairs(n: int) -> list[tuple[str, str]]:
-    from mlt_core.templates import corpus_sentences
+    from mlt_core.data.templates import corpus_sentences
 
     k = 30
     sents = corpus_sentences("en", k * n, seed=5)
@@ -51,7 +51,7 @@ def test_lru_drops_oldest_and_refuses_what_cannot_fit():
 def test_fifty_long_pairs_stay_within_the_budget(base12, monkeypatch, dtype, width, budget_mb):
     import streamlit as st
 
-    from mlt_core.checkpoint import load_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
     from mlt_core.forward import forward
     import ui.widgets.models as M
 

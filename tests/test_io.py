@@ -54,7 +54,7 @@ def test_concurrent_writers_never_tear_a_file(tmp_path):
 
 def test_jobs_and_train_state_files_are_race_free(tmp_path):
     # both once used one fixed `<name>.tmp` for every writer
-    from mlt_core import jobs, train
+    from mlt_core.training import jobs, trainer as train
 
     _hammer(jobs._write, tmp_path / "jobs" / "job.json")
     _hammer(lambda p, o: train._write_json(str(p), o), tmp_path / "train" / "result.json")

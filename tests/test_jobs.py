@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from mlt_core import checkpoint, jobs
-from mlt_core.checkpoint import list_checkpoints
 from mlt_core.errors import MltError
+from mlt_core.model import checkpoint
+from mlt_core.model.checkpoint import list_checkpoints
+from mlt_core.training import jobs
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import pytest
 
+from mlt_core.data.labels import canonical_label, label_order
 from mlt_core.errors import MltError
-from mlt_core.labels import canonical_label, label_order
 
 
 def test_xnli_and_mnli_orders():

@@ -9,9 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mlt_core import methods
-from mlt_core.methods import apply_method, load_base
-from mlt_core.train import TrainConfig, train
+from mlt_core.training import methods
+from mlt_core.training.config import TrainConfig
+from mlt_core.training.methods import apply_method, load_base
+from mlt_core.training.trainer import train
 
 NEURONS = [[1, 5, 9], [0, 63]]  # hand-picked LAPE-style neurons of the tiny model (2 layers x 64)
 
@@ -81,7 +82,7 @@ def test_changed_elements_are_within_the_mask(method, tiny_xlmr, neuron_file, tm
         d, layers, r = cfg["hidden_size"], cfg["num_hidden_layers"], 8
         head = sum(v.numel() for k, v in load_file(tiny_xlmr / "model.safetensors").items() if k.startswith("classifier"))
         assert meta["trainable_params"] == layers * 2 * r * (d + d) + head
-        from mlt_core.checkpoint import load_checkpoint
+        from mlt_core.model.checkpoint import load_checkpoint
 
         ck = load_checkpoint(path)  # a plain checkpoint: no peft needed to load or probe it
         assert type(ck.model).__name__ == "XLMRobertaForSequenceClassification" and not ck.untrained_head
@@ -154,8 +155,8 @@ def test_counts_without_training(tiny_xlmr):
 
 def test_load_base_shares_load_checkpoints_loader(tiny_xlmr, tmp_path, monkeypatch):
     # one loader for both: load_base refuses what load_checkpoint refuses, with the same message
-    from mlt_core import checkpoint
     from mlt_core.errors import MltError
+    from mlt_core.model import checkpoint
     from tiny import make_tiny_checkpoint
 
     pickle_only = tmp_path / "pickled"
@@ -185,8 +186,11 @@ def test_load_base_shares_load_checkpoints_loader(tiny_xlmr, tmp_path, monkeypat
 
 
 def test_one_definition_of_the_shared_constants():
-    from mlt_core import checkpoint, io, langs, methods, templates
-    from mlt_core.templates import generate_pairs
+    from mlt_core import io
+    from mlt_core.data import langs, templates
+    from mlt_core.data.templates import generate_pairs
+    from mlt_core.model import checkpoint
+    from mlt_core.training import methods
 
     # the sample's languages: what the templates really generate
     assert tuple(dict.fromkeys(generate_pairs(40, seed=0, split="train")["lang"])) == langs.SAMPLE_LANGS
@@ -202,13 +206,14 @@ def test_no_import_cycle_between_methods_and_train():
     import sys
     from pathlib import Path
 
-    code = ("import sys, mlt_core.methods; bad = 'mlt_core.train' in sys.modules; "
-            "import mlt_core.train as t, mlt_core.methods as m; "
+    code = ("import sys, mlt_core.training.methods; "
+            "bad = any(n in sys.modules for n in ('mlt_core.training.trainer', 'mlt_core.training.config')); "
+            "import mlt_core.training as t, mlt_core.training.methods as m; "
             "print(bad, tuple(t.METHODS) == m.SUPPORTED)")
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root)
     assert out.stdout.split() == ["False", "True"], out.stderr[-500:]
-    # and the reason train imports methods inside _train: `import mlt_core.train` stays free of torch
-    light = subprocess.run([sys.executable, "-c", "import sys, mlt_core.train; print('torch' in sys.modules)"],
+    # and the reason train imports methods inside _train: `import mlt_core.training.trainer` stays free of torch
+    light = subprocess.run([sys.executable, "-c", "import sys, mlt_core.training.trainer; print('torch' in sys.modules)"],
                            capture_output=True, text=True, timeout=120, cwd=root)
     assert light.stdout.strip() == "False", light.stderr[-500:]

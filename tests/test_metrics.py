@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlt_core import metrics as M
-from mlt_core.labels import LABELS
+from mlt_core.data.labels import LABELS
+from mlt_core.eval import metrics as M
 
 
 def test_accuracy_by_hand_with_ids_or_names():

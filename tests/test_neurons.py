@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 import torch
 
-from mlt_core.checkpoint import load_checkpoint
 from mlt_core.cli import main
+from mlt_core.data.templates import corpus_sentences, generate_pairs
 from mlt_core.errors import MltError
 from mlt_core.forward import FORWARD_CALLS, ForwardCache, forward
-from mlt_core.neuron_corpus import check_corpora, load_corpus, parse_spec
-from mlt_core.neuron_stats import ablation_matrix, count_activations, firing, top_neurons
-from mlt_core.neurons import identify, lape, load_counts, load_neurons, save_neurons, select_neurons
-from mlt_core.templates import corpus_sentences, generate_pairs
+from mlt_core.model.checkpoint import load_checkpoint
+from mlt_core.neurons.corpus import check_corpora, load_corpus, parse_spec
+from mlt_core.neurons.counts import ablation_matrix, count_activations, firing, top_neurons
+from mlt_core.neurons.lape import identify, lape, load_counts, load_neurons, save_neurons, select_neurons
 
 
 # ------------------------------------------------------------------ the reference formula, transcribed
@@ -194,7 +194,7 @@ def test_firing_and_top_neurons_by_hand():
 
 @pytest.mark.parametrize("fixture", ["tiny_xlmr", "tiny_qwen2"])
 def test_switching_off_zeroes_exactly_those_neurons(fixture, request):
-    from mlt_core.neuron_stats import switch_off
+    from mlt_core.neurons.counts import switch_off
 
     ckpt = load_checkpoint(request.getfixturevalue(fixture))
     p, h = "A woman is reading a book.", "औरत किताब पढ़ रही है।"
@@ -257,9 +257,9 @@ def test_corpus_checks(tmp_path):
 def test_neuron_file_lookup_and_demo_neurons(tmp_path, monkeypatch):
     from tiny import make_tiny_checkpoint
 
-    from mlt_core.neuron_cache import ensure_demo_neurons, neuron_file_for
+    from mlt_core.neurons.cached import ensure_demo_neurons, neuron_file_for
 
-    import mlt_core.checkpoint as ckpt_mod
+    import mlt_core.model.checkpoint as ckpt_mod
 
     monkeypatch.setenv("MLT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(ckpt_mod, "MODELS_DIR", tmp_path)  # never the repo's models/
@@ -285,7 +285,7 @@ def test_neuron_file_lookup_and_demo_neurons(tmp_path, monkeypatch):
 
 
 def test_compare_checkpoints_against_direct_counts(tiny_xlmr, tiny_xlmr_b, tmp_path, monkeypatch):
-    from mlt_core.neuron_cache import compare_checkpoints
+    from mlt_core.neurons.cached import compare_checkpoints
 
     monkeypatch.setenv("MLT_CACHE_DIR", str(tmp_path / "cache"))
     a, b = load_checkpoint(tiny_xlmr), load_checkpoint(tiny_xlmr_b)
@@ -339,7 +339,7 @@ def test_cli_identify_show_and_errors(tiny_xlmr, tiny_qwen2, tmp_path, capsys, m
 
 
 def test_cli_ablate_equals_the_matrix(tiny_xlmr, tmp_path, capsys, monkeypatch):
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
 
     monkeypatch.setenv("MLT_CACHE_DIR", str(tmp_path / "cache"))
     neurons = {"en": [[0, 5, 9], [1, 2]], "hi": [[7], list(range(10, 40))]}

@@ -11,10 +11,10 @@ import torch
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from mlt_core.checkpoint import load_checkpoint
+from mlt_core.data.labels import LABELS
+from mlt_core.data.templates import corpus_sentences
 from mlt_core.forward import FORWARD_CALLS, forward
-from mlt_core.labels import LABELS
-from mlt_core.templates import corpus_sentences
+from mlt_core.model.checkpoint import load_checkpoint
 from tiny import make_tiny_checkpoint
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "5_Language_Neurons.py")
@@ -24,7 +24,7 @@ SMALL = {l: corpus_sentences(l, 80, seed=0) for l in ("en", "hi", "fr")}
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from mlt_core.neuron_cache import identify_checkpoint
+    from mlt_core.neurons.cached import identify_checkpoint
 
     root = tmp_path_factory.mktemp("neuron-ckpts")
     base = make_tiny_checkpoint(root / "demo-base", seed=0, meta={"base": "tiny-xlmr", "method": "random-init"})
@@ -84,7 +84,7 @@ def test_missing_neurons_offer_the_command_and_a_button(models_dir):
 
 
 def test_comparison_across_checkpoints(models_dir):
-    from mlt_core.neuron_cache import compare_checkpoints, default_corpora
+    from mlt_core.neurons.cached import compare_checkpoints, default_corpora
 
     at = AppTest.from_file(PAGE, default_timeout=240).run()
     assert at.multiselect(key="neurons_compare_models").value == ["demo-base", "demo-en", "demo-hi"]
@@ -102,8 +102,8 @@ def test_comparison_across_checkpoints(models_dir):
 
 
 def test_ablation_matrix_on_the_page(models_dir):
-    from mlt_core.neuron_cache import eval_data
-    from mlt_core.neuron_stats import ablation_matrix
+    from mlt_core.neurons.cached import eval_data
+    from mlt_core.neurons.counts import ablation_matrix
 
     at = AppTest.from_file(PAGE, default_timeout=240).run()
     at.number_input(key="neurons_ablation_limit").set_value(12).run()
@@ -124,7 +124,7 @@ def _panel(path, premise, hypothesis):
 
 
 def test_playground_panel_firing_and_switching_off(models_dir):
-    from mlt_core.neuron_stats import firing
+    from mlt_core.neurons.counts import firing
 
     path = str(models_dir / "demo-en")
     at = AppTest.from_function(_panel, args=(path, P, H), default_timeout=120).run()

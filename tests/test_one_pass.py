@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from mlt_core import forward as F
-from mlt_core import representations as R
-from mlt_core.checkpoint import load_checkpoint
-from mlt_core.data import load_nli
-from mlt_core.evaluate import evaluate, plain_predictions, predict
-from mlt_core.metrics import PROB_COLS
-from mlt_core.neuron_cache import ablation_cached
-from mlt_core.neuron_stats import ablation_matrix
+from mlt_core.eval import representations as R
+from mlt_core.model.checkpoint import load_checkpoint
+from mlt_core.data.nli import load_nli
+from mlt_core.eval.evaluate import evaluate, plain_predictions, predict
+from mlt_core.eval.metrics import PROB_COLS
+from mlt_core.neurons.cached import ablation_cached
+from mlt_core.neurons.counts import ablation_matrix
 
 BS = 4
 
@@ -153,8 +153,8 @@ def test_plain_predictions_follow_the_rows_of_interleaved_data(tiny_xlmr):
 
 def test_the_language_neurons_page_finds_the_evaluation_pages_predictions(tiny_xlmr):
     """The two pages load the bundled sample their own way: with the same limit, the shards are the same."""
-    from mlt_core.langs import SAMPLE_LANGS
-    from mlt_core.neuron_cache import eval_data
+    from mlt_core.data.langs import SAMPLE_LANGS
+    from mlt_core.neurons.cached import eval_data
     from ui.evaluation import load_data
 
     ckpt = load_checkpoint(tiny_xlmr)
@@ -188,7 +188,7 @@ def test_the_switch_off_matrix_on_its_page_after_the_evaluation_page_runs_no_pla
 
     from streamlit.testing.v1 import AppTest
 
-    from mlt_core.langs import SAMPLE_LANGS
+    from mlt_core.data.langs import SAMPLE_LANGS
 
     pages = Path(__file__).resolve().parent.parent / "pages"
     ev = AppTest.from_file(str(pages / "3_Evaluation.py"), default_timeout=180)

@@ -12,11 +12,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mlt_core.api import probe
-from mlt_core.arch import ffn_layers
-from mlt_core.checkpoint import load_checkpoint
+from mlt_core.data.labels import LABELS
 from mlt_core.errors import MltError
 from mlt_core.forward import forward
-from mlt_core.labels import LABELS
+from mlt_core.model.arch import ffn_layers
+from mlt_core.model.checkpoint import load_checkpoint
 from mlt_core.probes.similarity import layer_similarity
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mlt_core import checkpoint
 from mlt_core.cli import main
 from mlt_core.errors import MltError
+from mlt_core.model import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--max-steps", "2", "--batch-size", "8", "--train-size", "16", "--eval-limit", "4", "--evals", "0",
@@ -61,7 +61,7 @@ def test_bad_train_arguments_one_line_nothing_left(tiny_xlmr, models, capsys, ar
 
 
 def test_lr_zero_refused_in_the_app_too(tiny_xlmr, models):
-    from mlt_core import jobs
+    from mlt_core.training import jobs
 
     with pytest.raises(MltError, match="--lr must be a positive number, not 0"):
         jobs.start_job({"base": str(tiny_xlmr), "train_langs": ["en"], "name": "z", "lr": 0.0})
@@ -103,8 +103,8 @@ def _wait(cond, proc, what, timeout=180):
 
 
 def test_second_run_refused_with_pid_then_sigkill_and_resume_takes_the_stale_lock(tiny_xlmr, models, capsys):
-    from mlt_core import jobs
-    from mlt_core.runlock import holder, lock_path
+    from mlt_core.training import jobs
+    from mlt_core.training.runlock import holder, lock_path
 
     proc, args = _start(models, tiny_xlmr, "same")
     run_dir, lock = models / ".runs" / "same", lock_path(models, "same")
@@ -187,8 +187,8 @@ def test_a_trained_checkpoint_is_not_flagged(tiny_xlmr, capsys):
 def test_evaluate_warns_about_a_base_checkpoint(tmp_path, monkeypatch):
     from tiny import make_tiny_checkpoint, use_models_dir
 
-    from mlt_core.data import load_nli
-    from mlt_core.evaluate import evaluate
+    from mlt_core.data.nli import load_nli
+    from mlt_core.eval.evaluate import evaluate
 
     use_models_dir(monkeypatch, tmp_path / "models", tmp_path / "cache")
     ck = make_tiny_checkpoint(tmp_path / "demo-base", meta={"role": "base", "train_langs": []})
@@ -229,7 +229,7 @@ def test_fertility_langs_with_commas_or_spaces(tiny_xlmr, capsys, langs):
 
 
 def test_split_langs():
-    from mlt_core.langs import split_langs
+    from mlt_core.data.langs import split_langs
 
     assert split_langs("en,hi") == split_langs("en hi") == split_langs("en, hi") == split_langs(["en", "hi"]) == ["en", "hi"]
     assert split_langs("") is None and split_langs(None) is None and split_langs("en,en") == ["en"]
@@ -244,9 +244,9 @@ def test_readme_never_writes_into_the_demo_checkpoints():
 
 # ------------------------------------------------------------------- 15: hooks on a shared model
 def test_forward_and_lape_count_on_one_model_at_once(tiny_xlmr):
+    from mlt_core.data.templates import generate_pairs
     from mlt_core.forward import forward
-    from mlt_core.neuron_stats import count_activations
-    from mlt_core.templates import generate_pairs
+    from mlt_core.neurons.counts import count_activations
 
     ck = checkpoint.load_checkpoint(tiny_xlmr)
     texts = list(generate_pairs(48, seed=3, split="train")["premise"])

@@ -9,8 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from mlt_core import checkpoint, jobs
-from mlt_core.checkpoint import app_source, list_checkpoints
+from mlt_core.model import checkpoint
+from mlt_core.training import jobs
+from mlt_core.model.checkpoint import app_source, list_checkpoints
 from mlt_core.errors import MltError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +116,7 @@ def test_the_cap_is_the_servers_upload_setting():
 
 @pytest.mark.parametrize("raw", [b"", b"\n\n", b"   \n"])
 def test_an_empty_jsonl_says_it_is_empty(raw):
-    from mlt_core.data import read_nli_bytes
+    from mlt_core.data.nli import read_nli_bytes
 
     with pytest.raises(MltError) as e:
         read_nli_bytes(raw, "empty.jsonl")
@@ -141,7 +142,7 @@ def test_csv_exports_escape_formula_cells():
 def test_home_flags_a_zero_step_checkpoint_by_the_same_rule(tmp_path):
     from tiny import make_tiny_checkpoint
 
-    from mlt_core.checkpoint import load_checkpoint, read_meta
+    from mlt_core.model.checkpoint import load_checkpoint, read_meta
     from ui.home import untrained_head
 
     zero = make_tiny_checkpoint(tmp_path / "zero", meta={"role": "fine-tuned", "hyperparameters": {"steps": 0}})

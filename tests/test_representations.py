@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from mlt_core import forward as F
-from mlt_core import representations as R
-from mlt_core.labels import LABELS
+from mlt_core.data.labels import LABELS
+from mlt_core.data.templates import generate_pairs
+from mlt_core.eval import representations as R
 from mlt_core.probes.similarity import linear_cka
-from mlt_core.templates import generate_pairs
 
 
 @pytest.fixture(autouse=True)

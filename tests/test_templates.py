@@ -5,8 +5,8 @@ import re
 import pandas as pd
 import pytest
 
+from mlt_core.data.templates import LANGS, Clause, corpus_sentences, generate_pairs, render, write_xnli_tsv
 from mlt_core.errors import MltError
-from mlt_core.templates import LANGS, Clause, corpus_sentences, generate_pairs, render, write_xnli_tsv
 
 
 @pytest.fixture(scope="module")
@@ -125,15 +125,15 @@ def test_corpus_sentences():
 
 
 def test_bundled_sample_is_what_the_command_writes(tmp_path):
-    from mlt_core.data import SAMPLE_DIR
+    from mlt_core.data.nli import SAMPLE_DIR
 
     fresh = write_xnli_tsv(tmp_path / "xnli.test.tsv")
     assert fresh.read_bytes() == (SAMPLE_DIR / "xnli.test.tsv").read_bytes(), \
-        "templates changed: run python -m mlt_core.templates --out data/sample"
+        "templates changed: run python -m mlt_core.data.templates --out data/sample"
 
 
 def test_bundled_sample_layout():
-    from mlt_core.data import SAMPLE_DIR
+    from mlt_core.data.nli import SAMPLE_DIR
 
     with open(SAMPLE_DIR / "xnli.test.tsv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -164,7 +164,7 @@ def test_learnable_from_pairs_but_not_from_hypotheses_alone(train):
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
 
     tr = train[train["lang"] == "en"]
     te = load_nli("sample", langs=["en"])  # held-out (subject, activity) combinations

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from mlt_core.checkpoint import load_checkpoint
-from mlt_core.tokcheck import tokenizer_problems
+from mlt_core.model.checkpoint import load_checkpoint
+from mlt_core.model.tokcheck import tokenizer_problems
 
 
 def test_matching_tokenizer_loads_without_warnings(tiny_xlmr):

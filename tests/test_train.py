@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mlt_core import checkpoint
-from mlt_core.checkpoint import list_checkpoints, load_checkpoint
 from mlt_core.cli import build_parser, main
 from mlt_core.errors import MltError
-from mlt_core.train import TrainConfig
+from mlt_core.model import checkpoint
+from mlt_core.model.checkpoint import list_checkpoints, load_checkpoint
+from mlt_core.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--max-steps", "4", "--batch-size", "8", "--train-size", "24", "--eval-limit", "6", "--evals", "0",
@@ -68,7 +68,7 @@ def test_cli_writes_a_complete_checkpoint(tiny_xlmr, models, capsys):
 
 
 def test_real_argv_becomes_the_config(models):
-    from mlt_core.train import check_argv, config_from_args
+    from mlt_core.training.config import check_argv, config_from_args
 
     argv = ["train", "--base", "models/b", "--train-langs", "en,hi", "--name", "run1", "--method", "lora",
             "--lr", "3e-4", "--max-steps", "7", "--lora-ffn", "--cpu", "--eval_limit", "5", "--warmup", "0.1"]
@@ -123,7 +123,7 @@ def test_refusals(tiny_xlmr, models, tmp_path, capsys, monkeypatch):
     assert cli("--base", tiny_xlmr, "--train-langs", "hi", "--name", "taken", "--overwrite", *FAST) == 0
     assert json.loads((models / "taken" / "mlt.json").read_text())["train_langs"] == ["hi"]
 
-    import mlt_core.train as train_mod
+    import mlt_core.training.trainer as train_mod
 
     monkeypatch.setattr(train_mod.shutil, "disk_usage", lambda p: namedtuple("u", "total used free")(1, 1, 1000))
     assert cli("--base", tiny_xlmr, "--train-langs", "en", "--name", "nospace", *FAST) == 2

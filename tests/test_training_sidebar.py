@@ -9,8 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from mlt_core import checkpoint, jobs
-from mlt_core.checkpoint import list_checkpoints
+from mlt_core.model import checkpoint
+from mlt_core.model.checkpoint import list_checkpoints
+from mlt_core.training import jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = """

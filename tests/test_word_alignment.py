@@ -1,4 +1,4 @@
-"""Word alignment per layer (mlt_core/word_alignment.py): occurrences found by hand, a word's state from a direct
+"""Word alignment per layer (mlt_core/eval/word_alignment.py): occurrences found by hand, a word's state from a direct
 HF forward, matched/random cosines by hand, the CLI."""
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from mlt_core.checkpoint import load_checkpoint
 from mlt_core.cli import main
-from mlt_core.data import load_nli
-from mlt_core.word_alignment import alignment_scores, lexicon, occurrences, word_alignment, word_states
+from mlt_core.data.nli import load_nli
+from mlt_core.eval.word_alignment import alignment_scores, lexicon, occurrences, word_alignment, word_states
+from mlt_core.model.checkpoint import load_checkpoint
 
 
 def test_lexicon_and_occurrences_on_parallel_premises():

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from mlt_core.labels import LABELS
-from mlt_core.tokenizer import train_bpe_tokenizer
+from mlt_core.data.labels import LABELS
+from mlt_core.model.tokenizer import train_bpe_tokenizer
 
 XNLI_ID2LABEL = {i: l for i, l in enumerate(LABELS)}
 MNLI_ID2LABEL = {0: "contradiction", 1: "neutral", 2: "entailment"}
@@ -19,7 +19,7 @@ MNLI_ID2LABEL = {0: "contradiction", 1: "neutral", 2: "entailment"}
 
 @lru_cache(maxsize=1)
 def tiny_tokenizer():
-    from mlt_core.templates import corpus_sentences
+    from mlt_core.data.templates import corpus_sentences
 
     texts = [s for lang in ("en", "hi", "fr", "es") for s in corpus_sentences(lang, 400, seed=1)]
     return train_bpe_tokenizer(texts, vocab_size=1200)
@@ -62,7 +62,7 @@ def make_tiny_checkpoint(path: Path, family: str = "xlmr", id2label=None, seed: 
     """
     from transformers import AutoModel, AutoModelForSequenceClassification
 
-    from mlt_core.checkpoint import META_FILE
+    from mlt_core.model.checkpoint import META_FILE
     import json
 
     torch.manual_seed(seed)
@@ -87,7 +87,7 @@ def use_models_dir(monkeypatch, d, cache_dir=None) -> None:
     """Point mlt (and the app's caches) at models folder `d` for one test."""
     import streamlit as st
 
-    import mlt_core.checkpoint as ckpt_mod
+    import mlt_core.model.checkpoint as ckpt_mod
 
     monkeypatch.setattr(ckpt_mod, "MODELS_DIR", Path(d))
     monkeypatch.setenv("MLT_MODELS_DIR", str(d))

@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from mlt_core.errors import MltError
-from mlt_core.labels import LABELS
-from mlt_core.langs import SAMPLE_LANGS
+from mlt_core.data.labels import LABELS
+from mlt_core.data.langs import SAMPLE_LANGS
 from ui.widgets.models import get_checkpoint, get_forward
 
 EXAMPLE = ("A man is eating an apple in the park.", "Someone is eating.")
@@ -35,7 +35,7 @@ def default_pair() -> tuple[str, str]:
 def pair_result(source: str, premise: str, hypothesis: str, methods: tuple, target: str | None, steps: int,
                 replacement: str = "pad", draws: int = 10, seed: int = 0, convention: str = "mlt") -> dict:
     """Token scores per method and their faithfulness for one model and pair (the forward is shared)."""
-    from mlt_core.faithfulness import faithfulness
+    from mlt_core.attribution.faithfulness import faithfulness
 
     ckpt = get_checkpoint(source)
     res = faithfulness(ckpt, premise, hypothesis, methods, target, cache=get_forward(source, premise, hypothesis),
@@ -71,7 +71,7 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
 @st.cache_data(max_entries=16, show_spinner="Loading the bundled sample…")
 def sample_pairs(langs: tuple, n: int) -> pd.DataFrame:
     """n pairs per language of the bundled sample (test split; n = 0: all)."""
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
 
     return load_nli(source="sample", langs=list(langs), split="test", limit=int(n) or None)
 
@@ -100,7 +100,7 @@ def cached_runs(paths: list[str], settings: dict) -> dict:
 def run_dataset(paths: list[str], settings: dict) -> pd.DataFrame:
     """Per-example faithfulness of every model (cached on disk), with a progress bar; remembers the run."""
     from mlt_core import store
-    from mlt_core.faithfulness import faithfulness_dataset
+    from mlt_core.attribution.faithfulness import faithfulness_dataset
 
     pairs = sample_pairs(tuple(settings["langs"]), settings["n"])
     if pairs.empty:
@@ -149,7 +149,7 @@ def remember_latest(paths: list[str], settings: dict) -> None:
 def dataset_table(per_example: pd.DataFrame) -> pd.DataFrame:
     """Mean NS/NC/Soft-NS/Soft-NC per model x language x method (n: examples with a value; undefined: share of
     examples where 1 - S0 < 1e-4, dropped under the mlt convention, scored under the reference one)."""
-    from mlt_core.faithfulness import summarise
+    from mlt_core.attribution.faithfulness import summarise
 
     return summarise(per_example, by=("model", "lang", "method"))
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from mlt_core.charts import causal as C
 from mlt_core.errors import MltError
-from mlt_core.report import Figure, render_html
+from mlt_core.eval.report import Figure, render_html
 from ui.evaluation import load_data, show_figure
 from ui.widgets.guard import user_errors
 from ui.widgets.models import get_checkpoint
@@ -97,7 +97,7 @@ def allowed_base(path: str, chosen: str | None = None) -> str:
     """The base of checkpoint `path` that the app may open (checkpoint.app_source): `chosen`, else mlt.json's
     'base' (a folder, a name under models/, or a Hub id), else that name under models/. MltError otherwise."""
     from mlt_core.causal.layers import base_name
-    from mlt_core.checkpoint import app_source, read_meta
+    from mlt_core.model.checkpoint import app_source, read_meta
 
     if chosen:
         return app_source(chosen)
@@ -114,7 +114,7 @@ def allowed_base(path: str, chosen: str | None = None) -> str:
 def weights_frames(path: str, base: str | None, stamp: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`stamp`: the checkpoint's fingerprint, so a retrained folder is read again."""
     from mlt_core.causal.weights import weight_changes
-    from mlt_core.checkpoint import app_source
+    from mlt_core.model.checkpoint import app_source
 
     return weight_changes(app_source(path), allowed_base(path, base))
 

@@ -3,7 +3,7 @@ downloads, the HTML report and dataset-level internals (the Errors page reads th
 
 Session state holds selections only: `EVAL_KEY` is the last successful Run's {models, data, langs,
 limit} (a Run that fails is shown once and not kept);
-both pages re-run `mlt_core.evaluate.evaluate` on it, which reads every shard from the disk
+both pages re-run `mlt_core.eval.evaluate.evaluate` on it, which reads every shard from the disk
 cache (instant, no model loaded). Uploaded files are parsed in memory and kept in the store
 under their content hash, so the Errors page can read them back.
 """
@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from mlt_core import store
-from mlt_core.data import XNLI_LANGS  # noqa: F401  (the page offers these for the Hub dataset)
-from mlt_core.data import APP_DOWNLOAD_HINT, DOWNLOAD_HINT, read_nli_bytes
+from mlt_core.data.nli import XNLI_LANGS  # noqa: F401  (the page offers these for the Hub dataset)
+from mlt_core.data.nli import APP_DOWNLOAD_HINT, DOWNLOAD_HINT, read_nli_bytes
 from mlt_core.errors import MltError
 from mlt_core.io import REPO_ROOT
 from ui.widgets.download import figure_downloads
@@ -99,7 +99,7 @@ def _load_data(source: str, langs: tuple | None, limit: int | None, split: str, 
         if langs:
             df = df[df["lang"].isin(langs)]
         return df.groupby("lang", sort=False).head(limit) if limit else df
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
 
     path = safe_data_path(source[len("data/"):]) if source.startswith("data/") else source
     return load_nli(source=path, langs=list(langs) if langs else None, split=split, limit=limit)
@@ -127,7 +127,7 @@ def run(params: dict, show_progress: bool = True):
     """`evaluate()` for the stored selections, with a progress bar while anything is computed.
 
     Raises MltError (data that cannot be loaded, bad languages...); the caller decides what stays."""
-    from mlt_core.evaluate import evaluate
+    from mlt_core.eval.evaluate import evaluate
 
     data = load_data(params["data"], tuple(params["langs"]), params.get("limit"))
     from ui.widgets.progress import Progress
@@ -156,7 +156,7 @@ def run(params: dict, show_progress: bool = True):
 
 def evaluation_figures(ev) -> dict:
     """The page's figures, by section (the same list the HTML report draws)."""
-    from mlt_core.report import evaluation_figures as figures
+    from mlt_core.eval.report import evaluation_figures as figures
 
     return figures(ev)
 
@@ -195,7 +195,7 @@ CALIBRATION_CONFIG = {
 
 def calibration_table(ev) -> pd.DataFrame:
     """ECE, MCE, Brier and over-confidence per (model, language)."""
-    from mlt_core.metrics import tables
+    from mlt_core.eval.metrics import tables
 
     return tables(ev.metrics)["calibration"]
 
@@ -220,7 +220,7 @@ def internals_stats(models: tuple, source: str, langs: tuple, data_limit: int | 
     """Pooled states and attention entropy per (model, language) on the first `limit` of the evaluated
     examples (the evaluation's data: `data_limit` per language): kept by the evaluation's own pass
     (run()), so read from the store; only a shard evaluated without them runs (once, keeping both)."""
-    from mlt_core.representations import internals
+    from mlt_core.eval.representations import internals
 
     data = load_data(source, langs or None, data_limit)
     bar = st.progress(0.0, text="Capturing internals…") if show_progress else None
@@ -240,7 +240,7 @@ def internals_stats(models: tuple, source: str, langs: tuple, data_limit: int | 
 @st.cache_data(max_entries=32, show_spinner="Fitting probes…")
 def probe_frame(models: tuple, source: str, langs: tuple, data_limit: int | None, limit: int,
                 model: str) -> pd.DataFrame:
-    from mlt_core.representations import probe_table
+    from mlt_core.eval.representations import probe_table
 
     return probe_table(internals_stats(models, source, langs, data_limit, limit), model)
 
@@ -248,15 +248,15 @@ def probe_frame(models: tuple, source: str, langs: tuple, data_limit: int | None
 @st.cache_data(max_entries=32, show_spinner="Projecting…")
 def projection_frame(models: tuple, source: str, langs: tuple, data_limit: int | None, limit: int, model: str,
                      layer: int, method: str) -> pd.DataFrame:
-    from mlt_core.representations import projection
+    from mlt_core.eval.representations import projection
 
     return projection(internals_stats(models, source, langs, data_limit, limit), model, layer, method)
 
 
 @st.cache_data(max_entries=16, show_spinner="Aligning translated words…")
 def word_alignment_frame(models: tuple, source: str, langs: tuple) -> pd.DataFrame:
-    """Word alignment per layer for each model (mlt_core.word_alignment) on the data's parallel premises."""
-    from mlt_core.word_alignment import word_alignment
+    """Word alignment per layer for each model (mlt_core.eval.word_alignment) on the data's parallel premises."""
+    from mlt_core.eval.word_alignment import word_alignment
 
     data = load_data(source, langs or None, None)
     return pd.concat([word_alignment(get_checkpoint(m), data, list(langs) or None) for m in models],
@@ -265,8 +265,8 @@ def word_alignment_frame(models: tuple, source: str, langs: tuple) -> pd.DataFra
 
 def internals_figures(params: dict, limit: int, models: list | None = None, key: str = "int") -> list:
     """Widgets + figures of the internals section (for `models`, default all); returns the Figures drawn."""
-    from mlt_core import representations as R
-    from mlt_core.report import internals_figures as figures
+    from mlt_core.eval import representations as R
+    from mlt_core.eval.report import internals_figures as figures
 
     args = (tuple(models or params["models"]), params["data"], tuple(params["langs"]), params.get("limit"),
             int(limit))
@@ -302,7 +302,7 @@ def internals_figures(params: dict, limit: int, models: list | None = None, key:
 
 def report_button(ev, extra: dict | None = None, key: str = "ev_report") -> None:
     """Export the whole page as one self-contained HTML file (opens offline)."""
-    from mlt_core.report import evaluation_report
+    from mlt_core.eval.report import evaluation_report
 
     if st.button("Build HTML report", key=f"{key}_build"):
         st.session_state[f"{key}_ready"] = True

@@ -14,10 +14,10 @@ from typing import Callable
 
 import pandas as pd
 
-from mlt_core.checkpoint import meta_says_untrained
+from mlt_core.model.checkpoint import meta_says_untrained
 
-from mlt_core.checkpoint import HEAD_NAMES as HEAD_PREFIXES
 from mlt_core.io import REPO_ROOT
+from mlt_core.model.checkpoint import HEAD_NAMES as HEAD_PREFIXES
 
 
 def safetensors_keys(path: str | Path) -> list[str]:

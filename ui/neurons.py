@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from mlt_core.charts.neurons import firing_chart, prediction_compare_chart
-from mlt_core.labels import LABELS
+from mlt_core.data.labels import LABELS
 from ui.widgets.download import figure_downloads
 from ui.widgets.guard import user_errors
 from ui.widgets.models import get_checkpoint, get_forward
@@ -21,14 +21,14 @@ NONE = "(none)"
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _load(path: str, mtime_ns: int, source: str) -> dict:
-    from mlt_core.neurons import load_neurons
+    from mlt_core.neurons.lape import load_neurons
 
     return load_neurons(path, get_checkpoint(source))
 
 
 def neuron_set(source: str) -> tuple[dict | None, str]:
     """(neuron object, where it comes from) for a checkpoint: its own neurons.json, else its base's, else None and a note."""
-    from mlt_core.neuron_cache import neuron_file_for
+    from mlt_core.neurons.cached import neuron_file_for
 
     f, where = neuron_file_for(source)
     if f is None:
@@ -52,7 +52,7 @@ def compute_button(source: str, key: str) -> None:
     """A button that identifies the checkpoint's neurons on the bundled corpora and saves <ckpt>/neurons.json."""
     name = Path(source).name
     if st.button(f"Compute {name}'s language neurons on the bundled text (en, hi, fr, es)", key=key):
-        from mlt_core.neuron_cache import identify_checkpoint
+        from mlt_core.neurons.cached import identify_checkpoint
 
         bar, step = progress_bar(f"Counting FFN activations of {name}…", cancel_key=f"{key}_cancel")
         with user_errors(stop=False):
@@ -65,7 +65,7 @@ def compute_button(source: str, key: str) -> None:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _switched_off_probs(source: str, premise: str, hypothesis: str, neuron_path: str, mtime_ns: int, lang: str,
                         max_length: int | None) -> list[float]:
-    from mlt_core.neuron_stats import switch_off
+    from mlt_core.neurons.counts import switch_off
 
     obj = _load(neuron_path, mtime_ns, source)
     cache = switch_off(get_checkpoint(source), premise, hypothesis, obj["neurons"][lang], max_length, capture=())
@@ -73,7 +73,7 @@ def _switched_off_probs(source: str, premise: str, hypothesis: str, neuron_path:
 
 
 def _firing_rows(path: str, obj: dict, premise: str, hypothesis: str, max_length: int | None):
-    from mlt_core.neuron_stats import firing, top_neurons
+    from mlt_core.neurons.counts import firing, top_neurons
 
     cache = get_forward(path, premise, hypothesis, max_length)
     name = Path(path).name
@@ -117,7 +117,7 @@ def render_neurons_panel(model_paths: list[str], premise: str, hypothesis: str, 
                        help="Runs each model once more with that language's neurons set to 0 in every layer.")
     if off == NONE:
         return
-    from mlt_core.neuron_stats import probs_frame
+    from mlt_core.neurons.counts import probs_frame
 
     cols = st.columns(len(sets))
     for col, (path, obj) in zip(cols, sets.items()):
@@ -139,7 +139,7 @@ def render_neurons_panel(model_paths: list[str], premise: str, hypothesis: str, 
 def render_neuron_overview(source: str) -> dict | None:
     """Neurons per layer per language and the overlap between languages, for one checkpoint."""
     from mlt_core.charts.neurons import overlap_chart, per_layer_chart
-    from mlt_core.neurons import overlap_table, per_layer_table
+    from mlt_core.neurons.lape import overlap_table, per_layer_table
 
     obj, where = None, ""
     with user_errors(stop=False):  # e.g. a neuron file from another architecture
@@ -176,7 +176,7 @@ def render_neuron_overview(source: str) -> dict | None:
 def render_ablation(source: str, obj: dict) -> None:
     """Accuracy per evaluation language with each language's neurons switched off, on the bundled sample."""
     from mlt_core.charts.neurons import ablation_chart
-    from mlt_core.neuron_cache import ablation_cached, eval_data
+    from mlt_core.neurons.cached import ablation_cached, eval_data
 
     last = st.session_state.get("eval_params") or {}  # ui.evaluation.EVAL_KEY: the Evaluation page's last run
     same = last.get("data") == "sample" and 10 <= (last.get("limit") or 0) <= 10_000
@@ -191,7 +191,7 @@ def render_ablation(source: str, obj: dict) -> None:
             st.warning(f"{ckpt.name} has an untrained classification head: its accuracy is chance whatever "
                        "is switched off. Pick a fine-tuned checkpoint to see what its neurons do.", icon="⚠️")
         df = ablation_cached(ckpt, data, obj["neurons"], peek=True)
-        from mlt_core.evaluate import plain_predictions
+        from mlt_core.eval.evaluate import plain_predictions
 
         # the "none" row: the evaluation's predictions of this (checkpoint, data) when it ran
         plain = df is None and plain_predictions(ckpt, data, peek=True) is not None
@@ -218,7 +218,7 @@ def render_ablation(source: str, obj: dict) -> None:
 def render_comparison(paths: dict[str, str], default: list[str]) -> None:
     """The base model's language neurons inside tuned checkpoints, and neurons re-identified per checkpoint."""
     from mlt_core.charts.neurons import compare_probs_chart, jaccard_chart
-    from mlt_core.neuron_cache import compare_checkpoints, default_corpora
+    from mlt_core.neurons.cached import compare_checkpoints, default_corpora
 
     names = st.multiselect("Checkpoints (the first is the base)", list(paths), default=default,
                            key="neurons_compare_models", max_selections=4)

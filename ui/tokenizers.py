@@ -29,7 +29,7 @@ def tokenizer_source(text: str) -> tuple[str, str, bool]:
 
 @st.cache_resource(max_entries=8, show_spinner="Loading tokenizer…")
 def hub_tokenizer(source: str):
-    from mlt_core.fertility import load_tokenizer
+    from mlt_core.eval.fertility import load_tokenizer
 
     return load_tokenizer(source)
 
@@ -37,8 +37,8 @@ def hub_tokenizer(source: str):
 @st.cache_data(max_entries=32, show_spinner="Tokenising…")
 def fertility_table(sources: tuple, langs: tuple, n: int, words: str = "rust") -> pd.DataFrame:
     """Fertility per tokenizer x language on the bundled sample. sources: ((name, path-or-hub-id, is_model), ...).
-    words: the word definition, "rust" or "spaces" (mlt_core.fertility.WORD_DEFINITIONS)."""
-    from mlt_core.fertility import fertility, texts_of
+    words: the word definition, "rust" or "spaces" (mlt_core.eval.fertility.WORD_DEFINITIONS)."""
+    from mlt_core.eval.fertility import fertility, texts_of
 
     toks = {name: (get_checkpoint(src).tokenizer if is_model else hub_tokenizer(src)) for name, src, is_model in sources}
     return fertility(toks, texts_of(sample_pairs(langs, n)), words)

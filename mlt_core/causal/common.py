@@ -6,11 +6,11 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import store
-from ..checkpoint import Checkpoint
-from ..evaluate import check_data, check_langs
-from ..labels import LABELS
-from ..metrics import PROB_COLS
+from mlt_core import store
+from mlt_core.data.labels import LABELS
+from mlt_core.eval.evaluate import check_data, check_langs
+from mlt_core.eval.metrics import PROB_COLS
+from mlt_core.model.checkpoint import Checkpoint
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is running)
 
@@ -18,7 +18,7 @@ Progress = Callable[[int, int, str], None]  # (done, total, what is running)
 def as_checkpoint(src: str | Checkpoint, loader: Callable[[str], Checkpoint] | None = None) -> Checkpoint:
     if isinstance(src, Checkpoint):
         return src
-    from ..checkpoint import load_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
 
     return (loader or load_checkpoint)(str(src))
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import store
-from ..checkpoint import Checkpoint
-from .common import Progress, as_checkpoint, fingerprint_of, subsets
-from .layers import check_same_architecture
+from mlt_core import store
+from mlt_core.causal.common import Progress, as_checkpoint, fingerprint_of, subsets
+from mlt_core.causal.layers import check_same_architecture
+from mlt_core.model.checkpoint import Checkpoint
 
 VERSION = 1
 COLS = ["kind", "alpha", "lang", "accuracy", "n"]
@@ -67,9 +67,9 @@ def merged_model(a: Checkpoint, b: Checkpoint, base: str | None = None) -> tuple
     """base + (A - base) + (B - base) = A + B - base, as a private model; notes on what had no base.
 
     Where the base has no such tensor, or its head was never trained (mlt.json), A's and B's are averaged."""
-    from .weights import find_base, strip, tensor_files
+    from mlt_core.causal.weights import find_base, strip, tensor_files
 
-    from ..checkpoint import meta_says_untrained, read_meta
+    from mlt_core.model.checkpoint import meta_says_untrained, read_meta
 
     check_same_architecture(a, b)
     folder = find_base(a.source, base)
@@ -106,7 +106,7 @@ def interpolation_curve(a: str | Checkpoint, b: str | Checkpoint, data: pd.DataF
                         max_length: int | None = None, progress: Progress | None = None,
                         loader: Callable | None = None, cache: bool = True) -> pd.DataFrame:
     """Accuracy per language along A → B: kind (interpolation | task arithmetic), alpha, lang, accuracy, n."""
-    from ..evaluate import predict
+    from mlt_core.eval.evaluate import predict
 
     subs = subsets(data, langs, limit)
     a, b = as_checkpoint(a, loader), as_checkpoint(b, loader)

@@ -17,8 +17,8 @@ from functools import partial
 
 import torch
 
-from ..arch import blocks
-from ..errors import MltError
+from mlt_core.errors import MltError
+from mlt_core.model.arch import blocks
 
 BLOCK_CALLS = {"n": 0}  # blocks run outside a full forward (benchmarks and tests read it)
 ENCODER_TYPES = ("xlm-roberta", "roberta", "camembert", "bert")  # the head reads the first token (<s> / [CLS])
@@ -43,7 +43,7 @@ def _clean(kwargs: dict) -> dict:
 @contextmanager
 def record(model):
     """Inside the block, every forward of `model` by this caller fills the yielded Recording."""
-    from ..forward import owned_hooks
+    from mlt_core.forward import owned_hooks
 
     rec = Recording()
     bl = blocks(model)

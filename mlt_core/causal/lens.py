@@ -13,11 +13,11 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import store
-from ..checkpoint import Checkpoint
-from ..errors import MltError
-from ..labels import LABELS
-from .common import Progress, as_checkpoint, prob_rows, softmax
+from mlt_core import store
+from mlt_core.causal.common import Progress, as_checkpoint, prob_rows, softmax
+from mlt_core.data.labels import LABELS
+from mlt_core.errors import MltError
+from mlt_core.model.checkpoint import Checkpoint
 
 VERSION = 1
 Probes = dict  # {"mean", "scale": [L+1, d], "coef": [L+1, 3, d], "intercept": [L+1, 3], "accuracy": [L+1], "n_train"}
@@ -29,7 +29,7 @@ def fit_probes(stats: dict, model: str) -> Probes:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from ..representations import _stack, train_mask
+    from mlt_core.eval.representations import _stack, train_mask
 
     n_layers = next(s["pooled"].shape[1] for k, s in stats.items() if k[0] == model)
     out = {k: [] for k in ("mean", "scale", "coef", "intercept", "accuracy")}
@@ -69,8 +69,8 @@ def probes_for(model: str | Checkpoint, data: pd.DataFrame, langs: Sequence[str]
     """The model's layer probes, trained on `data` (first `limit` pairs per language) once and cached.
 
     cached_only: return None instead of training (a page on open must not start a dataset pass)."""
-    from ..evaluate import check_data, model_name
-    from ..representations import internals
+    from mlt_core.eval.evaluate import check_data, model_name
+    from mlt_core.eval.representations import internals
 
     data = check_data(data)
     langs = list(langs or dict.fromkeys(data["lang"]))
@@ -88,7 +88,7 @@ def probes_for(model: str | Checkpoint, data: pd.DataFrame, langs: Sequence[str]
 
 def pooled_states(cache) -> np.ndarray:
     """Mean-pooled hidden state of every layer (the probes' features).  # [batch, L+1, d]"""
-    from ..probes.similarity import mean_pool
+    from mlt_core.probes.similarity import mean_pool
 
     return np.stack([mean_pool(cache, l).double().numpy() for l in range(cache.n_layers + 1)], axis=1)
 
@@ -96,7 +96,7 @@ def pooled_states(cache) -> np.ndarray:
 def lens_pair(ckpt: str | Checkpoint, premise: str, hypothesis: str, probes: Probes, cache=None,
               loader: Callable | None = None) -> pd.DataFrame:
     """Per layer: the probe's p(label) for the pair, its held-out accuracy, and the model's own prediction."""
-    from ..forward import forward
+    from mlt_core.forward import forward
 
     if cache is None:
         ckpt = as_checkpoint(ckpt, loader)

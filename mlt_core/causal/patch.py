@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import store
-from ..checkpoint import Checkpoint
-from ..errors import MltError
-from ..labels import LABELS
-from ..metrics import PROB_COLS
-from .common import Progress, as_checkpoint, fingerprint_of, prob_rows, softmax, subsets
-from .layers import check_same_architecture, head_logits, pooled_index, record, run_from
+from mlt_core import store
+from mlt_core.causal.common import Progress, as_checkpoint, fingerprint_of, prob_rows, softmax, subsets
+from mlt_core.causal.layers import check_same_architecture, head_logits, pooled_index, record, run_from
+from mlt_core.data.labels import LABELS
+from mlt_core.errors import MltError
+from mlt_core.eval.metrics import PROB_COLS
+from mlt_core.model.checkpoint import Checkpoint
 
 VERSION = 2  # 2: moved = total gain / total gap over differing pairs
 
@@ -29,7 +29,7 @@ VERSION = 2  # 2: moved = total gain / total gap over differing pairs
 def patch_logits(target: Checkpoint, target_pairs: Sequence[tuple[str, str]], source: Checkpoint,
                  source_pairs: Sequence[tuple[str, str]], max_length: int | None = None):
     """(clean target logits [n, 3], source logits [n, 3], patched logits [layer L+1, n, 3]), canonical order."""
-    from ..forward import forward
+    from mlt_core.forward import forward
 
     if len(target_pairs) != len(source_pairs):
         raise MltError("patching needs one source pair per target pair")

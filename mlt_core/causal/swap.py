@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import store
-from ..checkpoint import Checkpoint
-from .common import Progress, as_checkpoint, fingerprint_of, prob_rows, softmax, sorted_chunks, subsets
-from .layers import check_same_architecture, head_logits, record, run_from
+from mlt_core import store
+from mlt_core.causal.common import Progress, as_checkpoint, fingerprint_of, prob_rows, softmax, sorted_chunks, subsets
+from mlt_core.causal.layers import check_same_architecture, head_logits, record, run_from
+from mlt_core.model.checkpoint import Checkpoint
 
 VERSION = 2  # 2: heads stored as A/B, named on the way out
 COLS = ["lang", "cut", "head", "accuracy", "n"]
@@ -27,7 +27,7 @@ COLS = ["lang", "cut", "head", "accuracy", "n"]
 def swap_logits(a: Checkpoint, b: Checkpoint, pairs: Sequence[tuple[str, str]],
                 max_length: int | None = None) -> np.ndarray:
     """Logits of every hybrid on a batch (canonical label order).  # [cut L+1, head (A, B), batch, 3]"""
-    from ..forward import forward
+    from mlt_core.forward import forward
 
     check_same_architecture(a, b)
     L = a.n_layers

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import store
-from ..checkpoint import read_meta, resolve
-from ..errors import MltError
-from .layers import base_name
+from mlt_core import store
+from mlt_core.causal.layers import base_name
+from mlt_core.errors import MltError
+from mlt_core.model.checkpoint import read_meta, resolve
 
 VERSION = 1
 PREFIXES = ("roberta.", "model.", "bert.", "transformer.", "xlm_roberta.")

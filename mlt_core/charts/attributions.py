@@ -11,7 +11,7 @@ import html
 import altair as alt
 import pandas as pd
 
-from .theme import FONT_SIZE, lang_scale, model_scale
+from mlt_core.charts.theme import FONT_SIZE, lang_scale, model_scale
 
 METHOD_COLORS = {"attention": "#0072B2", "scaled_attention": "#56B4E9", "scaled_attention_per_head": "#009E73",
                  "input_x_gradient": "#E69F00",

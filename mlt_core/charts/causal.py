@@ -5,10 +5,10 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ..labels import LABELS
-from ..metrics import PROB_COLS
-from .evaluation import DASH_LEGEND, PCT, style
-from .theme import label_scale, lang_scale
+from mlt_core.charts.evaluation import DASH_LEGEND, PCT, style
+from mlt_core.charts.theme import label_scale, lang_scale
+from mlt_core.data.labels import LABELS
+from mlt_core.eval.metrics import PROB_COLS
 
 UNIT = alt.Scale(domain=[0, 1])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .theme import FONT_SIZE, LABEL_COLORS, label_scale, lang_scale, model_scale
-from .theme import style as _theme_style
+from mlt_core.charts.theme import FONT_SIZE, LABEL_COLORS, label_scale, lang_scale, model_scale
+from mlt_core.charts.theme import style as _theme_style
 
 OUTCOME = alt.Scale(domain=["correct", "wrong"], range=[LABEL_COLORS["entailment"], LABEL_COLORS["contradiction"]])
 PCT = alt.Axis(format=".0%")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .theme import FIT_X, LABEL_COLORS, label_scale, lang_scale, model_scale, style
+from mlt_core.charts.theme import FIT_X, LABEL_COLORS, label_scale, lang_scale, model_scale, style
 
 
 def _langs(df: pd.DataFrame, col: str = "lang") -> list[str]:

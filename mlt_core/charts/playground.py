@@ -17,8 +17,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ..labels import LABELS
-from . import theme
+from mlt_core.charts import theme
+from mlt_core.data.labels import LABELS
 
 METRIC_COLORS = {"cosine": "#0072B2", "cka": "#E69F00"}  # not models/labels/languages: a fixed pair
 PAD = alt.AutoSizeParams(type="pad")  # fixed plot size; the chart grows by its axes and legend

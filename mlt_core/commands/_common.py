@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..langs import split_langs
+from mlt_core.data.langs import split_langs
 
 
 class LangsAction(argparse.Action):
-    """--langs en,hi / --langs en hi / --langs en --langs hi: one list, the syntax of mlt_core.langs."""
+    """--langs en,hi / --langs en hi / --langs en --langs hi: one list, the syntax of mlt_core.data.langs."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, split_langs([*(getattr(namespace, self.dest) or []), *values]))

@@ -1,7 +1,7 @@
 """Word alignment per layer: cosine of translated lexicon words' states vs random word pairs, per language pair.
 
 On the bundled parallel sample (written from a bilingual lexicon, so translations are known) or local
-XNLI-format files; see mlt_core.word_alignment. Hidden-state norms per layer come with
+XNLI-format files; see mlt_core.eval.word_alignment. Hidden-state norms per layer come with
 `evaluate --internals` (internals/norms.csv).
 Example: python -m mlt_core align --model models/demo-en --model models/demo-hi --langs en,hi,fr
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from ._common import add_models_and_data
+from mlt_core.commands._common import add_models_and_data
 
 
 def add_arguments(p) -> None:
@@ -21,10 +21,10 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import pandas as pd
 
-    from ..checkpoint import load_checkpoint
-    from ..data import load_nli
-    from ..errors import MltError
-    from ..word_alignment import word_alignment
+    from mlt_core.data.nli import load_nli
+    from mlt_core.errors import MltError
+    from mlt_core.eval.word_alignment import word_alignment
+    from mlt_core.model.checkpoint import load_checkpoint
 
     pairs = load_nli(source=args.data, langs=args.langs, split=args.split)
     df = pd.concat([word_alignment(load_checkpoint(m), pairs, args.langs, args.per_word) for m in args.model],

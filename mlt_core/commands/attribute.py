@@ -36,7 +36,7 @@ def add_arguments(p) -> None:
 
 
 def add_convention_arguments(p) -> None:
-    from ..faithfulness import CONVENTIONS, DEFAULT_CONVENTION
+    from mlt_core.attribution.faithfulness import CONVENTIONS, DEFAULT_CONVENTION
 
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
                    help=f"NS/NC where 1 - S0 < 1e-4 (default {DEFAULT_CONVENTION}): "
@@ -53,10 +53,10 @@ def _clean(v):
 
 
 def run(args) -> int:
-    from ..attribute import METHODS, attribute_all, method_name, prepare
-    from ..checkpoint import load_checkpoint
-    from ..faithfulness import faithfulness
-    from ..labels import LABELS
+    from mlt_core.attribution.attribute import METHODS, attribute_all, method_name, prepare
+    from mlt_core.attribution.faithfulness import faithfulness
+    from mlt_core.data.labels import LABELS
+    from mlt_core.model.checkpoint import load_checkpoint
 
     methods = list(METHODS) if args.method.strip().lower() == "all" else [method_name(args.method)]
     settings = dict(steps=args.steps, baseline=args.baseline,
@@ -71,7 +71,7 @@ def run(args) -> int:
         p = prepare(ckpt, args.premise, args.hypothesis, args.target, max_length=args.max_length)
         long, errors = attribute_all(p, methods, **settings)
     if len(methods) == 1 and methods[0] in errors:
-        from ..errors import MltError
+        from mlt_core.errors import MltError
 
         raise MltError(errors[methods[0]])
     out = {"model": ckpt.name, "premise": args.premise, "hypothesis": args.hypothesis,

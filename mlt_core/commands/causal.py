@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import MltError
-from ..langs import split_langs
+from mlt_core.data.langs import split_langs
+from mlt_core.errors import MltError
 
 
 def _data(p, limit: int | None = 100) -> None:
@@ -80,7 +80,7 @@ def _two(models: list) -> tuple[str, str]:
 
 
 def _load_data(args):
-    from ..data import load_nli
+    from mlt_core.data.nli import load_nli
 
     if args.limit is not None and args.limit < 1:
         raise MltError("--limit must be positive")
@@ -89,7 +89,7 @@ def _load_data(args):
 
 
 def run(args) -> int:
-    from .evaluate import _bar
+    from mlt_core.commands.evaluate import _bar
 
     progress, close = _bar()
     try:
@@ -97,7 +97,7 @@ def run(args) -> int:
     finally:
         close()
     if args.out:
-        from ..export import to_csv
+        from mlt_core.export import to_csv
 
         to_csv(df, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
@@ -116,8 +116,8 @@ def run(args) -> int:
 def _report(args, df) -> None:
     from pathlib import Path
 
-    from ..charts import causal as C
-    from ..report import Figure, render_html
+    from mlt_core.charts import causal as C
+    from mlt_core.eval.report import Figure, render_html
 
     if args.action == "swap":
         fn = C.swap_pair_chart if "p_neutral" in df.columns else C.swap_chart
@@ -136,7 +136,7 @@ def _report(args, df) -> None:
 def _run(args, progress):
     cache = not args.no_cache
     if args.action == "swap":
-        from ..causal.swap import swap_curve, swap_pair
+        from mlt_core.causal.swap import swap_curve, swap_pair
 
         a, b = _two(args.model)
         if args.premise or args.hypothesis:
@@ -145,7 +145,7 @@ def _run(args, progress):
         return swap_curve(a, b, data, langs, limit=args.limit, batch_size=args.batch_size, progress=progress,
                           cache=cache)
     if args.action == "patch":
-        from ..causal.patch import patch_dataset, patch_pair
+        from mlt_core.causal.patch import patch_dataset, patch_pair
 
         if args.source_lang or args.target_lang:
             if not (args.source_lang and args.target_lang):
@@ -164,12 +164,12 @@ def _run(args, progress):
     if args.action == "weights":
         import pandas as pd
 
-        from ..causal.weights import weight_changes
+        from mlt_core.causal.weights import weight_changes
 
         frames = [weight_changes(m, args.base, cache=cache)[1 if args.neurons else 0] for m in args.model]
         return pd.concat(frames, ignore_index=True)
     if args.action == "interpolate":
-        from ..causal.interpolate import interpolation_curve
+        from mlt_core.causal.interpolate import interpolation_curve
 
         a, b = _two(args.model)
         data, langs = _load_data(args)
@@ -178,8 +178,8 @@ def _run(args, progress):
     if args.action == "lens":
         import pandas as pd
 
-        from ..causal.lens import lens_pair, probes_for
-        from ..checkpoint import load_checkpoint
+        from mlt_core.causal.lens import lens_pair, probes_for
+        from mlt_core.model.checkpoint import load_checkpoint
 
         data, langs = _load_data(args)
         frames = []

@@ -33,10 +33,10 @@ def run(args) -> int:
 
     # before torch loads: idle OpenMP threads sleep instead of spinning (10x on a shared 2-core box; app.py does too)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from ..demo import build_demo
-    from ..demo_e5 import NAMES, first_stage_names
-    from ..errors import MltError
-    from ..train import _write_json
+    from mlt_core.demo import build_demo
+    from mlt_core.demo.e5 import NAMES, first_stage_names
+    from mlt_core.errors import MltError
+    from mlt_core.training.trainer import _write_json
 
     if args.tiny or args.quick:
         build_demo(args.output_dir, quick=args.quick, tiny=True, force=args.force, seed=args.seed,
@@ -62,9 +62,9 @@ def run(args) -> int:
 def _background(args, stages) -> int:
     from pathlib import Path
 
-    from .. import checkpoint as ckpt
-    from .. import jobs
-    from ..demo_e5 import is_built, is_complete
+    from mlt_core.demo.e5 import is_built, is_complete
+    from mlt_core.model import checkpoint as ckpt
+    from mlt_core.training import jobs
 
     if is_built(args.output_dir, stages) and is_complete(args.output_dir):
         print(f"[demo] {', '.join(stages)} are up to date; nothing to build", flush=True)
@@ -76,7 +76,7 @@ def _background(args, stages) -> int:
     argv = ["--only", ",".join(stages), "--source", args.source, "--seed", str(args.seed)]
     argv += ["--force"] if args.force else []
     argv += ["--output-dir", args.output_dir] if args.output_dir else []
-    from ..demo_e5 import up_to_date
+    from mlt_core.demo.e5 import up_to_date
 
     root = Path(args.output_dir) if args.output_dir else Path(ckpt.MODELS_DIR)
     todo = [s.removeprefix("demo-") for s in stages if args.force or not up_to_date(root / s)] or ["neurons"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from ..io import atomic_write_text
-from ..langs import split_langs
+from mlt_core.data.langs import split_langs
+from mlt_core.io import atomic_write_text
 
 
 def add_arguments(p) -> None:
@@ -59,10 +59,10 @@ def _bar():
 def run(args) -> int:
     from pathlib import Path
 
-    from ..checkpoint import load_checkpoint
-    from ..data import load_nli
-    from ..errors import MltError
-    from ..evaluate import evaluate, write_outputs
+    from mlt_core.data.nli import load_nli
+    from mlt_core.errors import MltError
+    from mlt_core.eval.evaluate import evaluate, write_outputs
+    from mlt_core.model.checkpoint import load_checkpoint
 
     if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise MltError("--batch-size and --limit must be positive")
@@ -86,7 +86,7 @@ def run(args) -> int:
     out = Path(args.out)
     extra = {"Inside the models": _internals(ev, data, args, out)} if args.internals else None
     if args.report:
-        from ..report import evaluation_report
+        from mlt_core.eval.report import evaluation_report
 
         atomic_write_text(out / "report.html", evaluation_report(ev, extra))
         print(f"wrote {out / 'report.html'}")
@@ -108,9 +108,9 @@ def _print_summary(ev) -> None:
 
 def _internals(ev, data, args, out) -> list:
     """Capture internals (one pass per model and language, cached), write CSVs; returns the report's figures."""
-    from .. import representations as R
-    from ..export import to_csv
-    from ..report import internals_figures, internals_tables
+    from mlt_core.eval import representations as R
+    from mlt_core.eval.report import internals_figures, internals_tables
+    from mlt_core.export import to_csv
 
     progress, close = _bar()
     try:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import math
 
-from ._common import add_models_and_data
-from .attribute import add_convention_arguments
+from mlt_core.commands._common import add_models_and_data
+from mlt_core.commands.attribute import add_convention_arguments
 
 
 def add_arguments(p) -> None:
@@ -36,10 +36,10 @@ def _clean(v):
 def run(args) -> int:
     import pandas as pd
 
-    from ..attribute import method_name
-    from ..checkpoint import load_checkpoint
-    from ..data import load_nli
-    from ..faithfulness import faithfulness_dataset, summarise
+    from mlt_core.attribution.attribute import method_name
+    from mlt_core.attribution.faithfulness import faithfulness_dataset, summarise
+    from mlt_core.data.nli import load_nli
+    from mlt_core.model.checkpoint import load_checkpoint
 
     methods = [method_name(m) for m in args.method]
     pairs = load_nli(source=args.data, langs=args.langs, split=args.split, limit=args.limit)

@@ -1,14 +1,14 @@
 """Tokenizer fertility per language: subwords per word, per 100 characters, unknown rate, split-word share.
 
 Compares any set of tokenizers (checkpoint folders, names under models/, Hub ids when online) on
-the bundled sample or local XNLI files (see mlt_core.data.load_nli).
+the bundled sample or local XNLI files (see mlt_core.data.nli.load_nli).
 Example: python -m mlt_core fertility --tokenizer models/demo-en xlm-roberta-base --data sample --langs en,hi
 """
 from __future__ import annotations
 
 import json
 
-from ..langs import split_langs
+from mlt_core.data.langs import split_langs
 
 
 def add_arguments(p) -> None:
@@ -26,7 +26,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..fertility import fertility_for
+    from mlt_core.eval.fertility import fertility_for
 
     df = fertility_for(args.tokenizer, data=args.data, langs=split_langs(args.langs), split=args.split, limit=args.limit,
                        words=args.words)

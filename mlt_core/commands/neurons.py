@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 
-from ..errors import MltError
-from ..langs import split_langs
+from mlt_core.data.langs import split_langs
+from mlt_core.errors import MltError
 
 
 def _settings(p) -> None:
@@ -60,8 +60,8 @@ def add_arguments(p) -> None:
 
 
 def _load_corpora(specs: list[str] | None, max_lines: int | None) -> tuple[dict, dict]:
-    from ..neuron_cache import default_corpora
-    from ..neuron_corpus import load_corpus, parse_spec
+    from mlt_core.neurons.cached import default_corpora
+    from mlt_core.neurons.corpus import load_corpus, parse_spec
 
     if not specs:
         corpora, sources = default_corpora()
@@ -94,14 +94,14 @@ def run(args) -> int:
 def _identify(args) -> int:
     from pathlib import Path
 
-    from ..checkpoint import load_checkpoint
-    from ..neuron_cache import identify_checkpoint
-    from ..neurons import summary
+    from mlt_core.model.checkpoint import load_checkpoint
+    from mlt_core.neurons.cached import identify_checkpoint
+    from mlt_core.neurons.lape import summary
 
     if args.out and Path(args.out).suffix != ".json" and not Path(args.out).is_dir():
         raise MltError(f"--out {args.out} should be a .json file or a folder")
     corpora, sources = _load_corpora(args.corpus, args.max_lines)
-    from ..neuron_corpus import check_corpora
+    from mlt_core.neurons.corpus import check_corpora
 
     check_corpora(corpora)  # refuse before loading the model
     ckpt = load_checkpoint(args.model)
@@ -116,11 +116,11 @@ def _identify(args) -> int:
 
 
 def _show(args) -> int:
-    from ..neurons import load_neurons, summary
+    from mlt_core.neurons.lape import load_neurons, summary
 
     model = None
     if args.model:
-        from ..checkpoint import load_checkpoint
+        from mlt_core.model.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.model)
     obj = load_neurons(args.path, model)
@@ -129,10 +129,10 @@ def _show(args) -> int:
 
 
 def _ablate(args) -> int:
-    from ..checkpoint import load_checkpoint
-    from ..data import load_nli
-    from ..neuron_cache import ablation_cached, neuron_file_for
-    from ..neurons import load_neurons
+    from mlt_core.data.nli import load_nli
+    from mlt_core.model.checkpoint import load_checkpoint
+    from mlt_core.neurons.cached import ablation_cached, neuron_file_for
+    from mlt_core.neurons.lape import load_neurons
 
     ckpt = load_checkpoint(args.model)
     path, where = (args.neurons, args.neurons) if args.neurons else neuron_file_for(ckpt.source)
@@ -155,8 +155,8 @@ def _ablate(args) -> int:
 
 
 def _compare(args) -> int:
-    from ..checkpoint import load_checkpoint
-    from ..neuron_cache import compare_checkpoints, unique_names
+    from mlt_core.model.checkpoint import load_checkpoint
+    from mlt_core.neurons.cached import compare_checkpoints, unique_names
 
     if len(args.model) < 2:
         raise MltError("compare needs the base and at least one tuned checkpoint (--model twice or more)")

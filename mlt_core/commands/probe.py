@@ -9,7 +9,7 @@ import json
 
 import pandas as pd
 
-from ..probes import REGISTRY
+from mlt_core.probes import REGISTRY
 
 
 def add_arguments(p) -> None:
@@ -24,7 +24,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..api import probe
+    from mlt_core.api import probe
 
     res = probe(args.model, args.premise, args.hypothesis, max_length=args.max_length,
                 assume_xnli_order=args.assume_xnli_order)

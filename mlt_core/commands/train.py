@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import MltError
-from ..train import arg_parser
+from mlt_core.errors import MltError
+from mlt_core.training.config import arg_parser, config_from_args
 
 
 def parents() -> list:
-    """Every flag comes from the TrainConfig dataclass (HfArgumentParser): see mlt_core/train.py."""
+    """Every flag comes from the TrainConfig dataclass (HfArgumentParser): see mlt_core/training/config.py."""
     return [arg_parser(add_help=False)]
 
 
@@ -32,7 +32,7 @@ def _exit_on_sigterm() -> None:
 
 
 def run(args) -> int:
-    from ..train import _write_json, config_from_args, train
+    from mlt_core.training.trainer import _write_json, train
 
     cfg = config_from_args(args)
     _exit_on_sigterm()

@@ -14,10 +14,10 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from .entropy import attention_entropy
-from .prediction import prediction
-from .similarity import layer_similarity
-from .tokens import tokens
+from mlt_core.probes.entropy import attention_entropy
+from mlt_core.probes.prediction import prediction
+from mlt_core.probes.similarity import layer_similarity
+from mlt_core.probes.tokens import tokens
 
 KINDS = {"model": 1, "pair": 2}  # kind -> how many models (caches) the function takes
 FAMILIES = ("encoder", "decoder")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..charts.bertviz import pretty
-from ..forward import act_name
+from mlt_core.charts.bertviz import pretty
+from mlt_core.forward import act_name
 
 HEATMAP_MAX_TOKENS = 128
 

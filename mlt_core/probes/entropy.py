@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ..forward import ForwardCache, act_name
+from mlt_core.forward import ForwardCache, act_name
 
 
 def row_entropy(pattern: torch.Tensor, key_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

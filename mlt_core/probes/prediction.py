@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..forward import ForwardCache
-from ..labels import LABELS
+from mlt_core.data.labels import LABELS
+from mlt_core.forward import ForwardCache
 
 
 def prediction(cache: ForwardCache, i: int = 0) -> pd.DataFrame:

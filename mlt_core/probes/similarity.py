@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..forward import ForwardCache, act_name
+from mlt_core.forward import ForwardCache, act_name
 
 
 CKA_AUTO = "debiased where n < min(d1, d2), else biased"

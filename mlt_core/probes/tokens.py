@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..forward import ForwardCache
+from mlt_core.forward import ForwardCache
 
 _SEGMENT = {0: "premise", 1: "hypothesis", None: "special"}
 

@@ -103,7 +103,7 @@ def _free_port() -> int:
 def realistic_demo_source() -> Path | None:
     """A built realistic demo (multilingual-e5-small, 12 x 12 heads) to copy: $MLT_E2E_DEMO (scripts/test.sh builds
     it once into ~/.cache/mlt/demo-v<N>), else that cache, else the repo's models/; None when none is built."""
-    from mlt_core.demo_e5 import DEMO_E5_VERSION, is_complete
+    from mlt_core.demo.e5 import DEMO_E5_VERSION, is_complete
 
     cache = Path(os.environ.get("MLT_DEMO_CACHE", Path.home() / ".cache" / "mlt")) / f"demo-v{DEMO_E5_VERSION}"
     for d in (os.environ.get("MLT_E2E_DEMO"), cache, REPO / "models"):
@@ -145,7 +145,7 @@ def _private_copy(real: Path, d: Path) -> Path:
 @pytest.fixture(scope="session")
 def e2e_viewport(e2e_models_dir) -> dict:
     """1280 x 800 (a projector) on the realistic demo; the helpers' default size on the tiny models."""
-    from mlt_core.demo_e5 import is_built
+    from mlt_core.demo.e5 import is_built
 
     return {"width": 1280, "height": 800} if is_built(e2e_models_dir) else {"width": 1600, "height": 1000}
 

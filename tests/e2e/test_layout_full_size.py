@@ -64,8 +64,8 @@ def full_models(tmp_path_factory):
     and language neurons identified on the bundled text (so every page has something to draw)."""
     from tiny import make_tiny_checkpoint
 
-    from mlt_core.checkpoint import load_checkpoint
-    from mlt_core.neuron_cache import identify_checkpoint
+    from mlt_core.model.checkpoint import load_checkpoint
+    from mlt_core.neurons.cached import identify_checkpoint
 
     d = tmp_path_factory.mktemp("full-models")
     for size, dims in SIZES.items():

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-from mlt_core.checkpoint import load_checkpoint
+from mlt_core.data.labels import LABELS
 from mlt_core.forward import forward
-from mlt_core.labels import LABELS
+from mlt_core.model.checkpoint import load_checkpoint
 
 EN = ("A woman is reading a book.", "Someone is reading.")
 
@@ -31,7 +31,7 @@ def test_language_neurons_page(page, e2e, e2e_models_dir, e2e_models):
         button.click()
         page.wait_for_timeout(300)
         e2e.wait_idle(page, timeout_ms=180_000)
-    from mlt_core.neuron_cache import neuron_file_for
+    from mlt_core.neurons.cached import neuron_file_for
 
     f, _ = neuron_file_for(e2e_models_dir / name, e2e_models_dir)
     obj = json.loads(f.read_text(encoding="utf-8"))
@@ -50,7 +50,7 @@ def test_language_neurons_page(page, e2e, e2e_models_dir, e2e_models):
 
 
 def test_playground_neurons_tab_switches_neurons_off(page, e2e, e2e_models_dir, e2e_models):
-    from mlt_core.neuron_cache import neuron_file_for
+    from mlt_core.neurons.cached import neuron_file_for
 
     have = [n for n in e2e_models if neuron_file_for(e2e_models_dir / n, e2e_models_dir)[0] is not None]
     e2e.goto(page, "Playground", models=e2e_models, premise=EN[0], hypothesis=EN[1], view="Language neurons")

@@ -14,7 +14,7 @@ HI = ("एक लड़का पार्क में सेब खा रह�
 def _pairs():
     """An English pair and the same pair in Hindi, from the bundled sample when it is there."""
     try:
-        from mlt_core.data import load_nli
+        from mlt_core.data.nli import load_nli
 
         df = load_nli("sample")
         df["id"] = df["id"].astype(str)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mlt_core import checkpoint, jobs
+from mlt_core.model import checkpoint
+from mlt_core.training import jobs
 
 NAME = "browser-run"
 STEPS = 8

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from mlt_core.data.labels import LABELS
 from mlt_core.errors import MltError
-from mlt_core.labels import LABELS
 
 from mlt_core.io import REPO_ROOT
 DATA_DIR = REPO_ROOT / "data"
@@ -60,7 +60,7 @@ def load_examples(source: str) -> pd.DataFrame:
 
 @st.cache_data(max_entries=8, show_spinner="Loading examples…")
 def _load_nli(source: str) -> pd.DataFrame:
-    from mlt_core.data import load_nli
+    from mlt_core.data.nli import load_nli
 
     return _clean(load_nli(source))
 

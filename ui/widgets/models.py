@@ -16,7 +16,7 @@ import os
 
 import streamlit as st
 
-from mlt_core.checkpoint import list_checkpoints
+from mlt_core.model.checkpoint import list_checkpoints
 
 log = logging.getLogger("mlt.models")
 MAX_MODELS = 4
@@ -29,8 +29,8 @@ SELECTED_KEY = "selected_models"  # session_state: list of checkpoint paths, 1..
 @st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
 def get_checkpoint(source: str):
     """A checkpoint the app may open (models/, a Hub id, or MLT_ALLOWED_DIRS: checkpoint.app_source)."""
-    from mlt_core.checkpoint import app_source, load_checkpoint
     from mlt_core.errors import MltError
+    from mlt_core.model.checkpoint import app_source, load_checkpoint
 
     try:
         return load_checkpoint(app_source(source))

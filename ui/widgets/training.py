@@ -1,7 +1,7 @@
 """Train a checkpoint from the sidebar: a form that starts `python -m mlt_core train` in the background,
 its live progress (loss and per-language accuracy), log, Cancel, and the job history.
 
-Job state lives on disk (mlt_core.jobs), so a refresh or a restart of the app loses nothing.
+Job state lives on disk (mlt_core.training.jobs), so a refresh or a restart of the app loses nothing.
 Never imports torch or transformers: the page stays snappy while a job trains in another process.
 """
 from __future__ import annotations
@@ -12,14 +12,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from mlt_core import jobs
+from mlt_core.training import jobs
 from mlt_core.charts.theme import lang_scale
-from mlt_core.checkpoint import app_source, list_checkpoints
+from mlt_core.model.checkpoint import app_source, list_checkpoints
 from mlt_core.errors import MltError
-from mlt_core.train import METHODS
+from mlt_core.training import METHODS
 from ui.widgets.models import available_checkpoints
 
-from mlt_core.langs import SAMPLE_LANGS as LANGS  # (the bundled sample's languages)
+from mlt_core.data.langs import SAMPLE_LANGS as LANGS  # (the bundled sample's languages)
 XNLI_LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 NO_GPU = "No GPU found: training runs on CPU — fine for the demo-size models, slow for xlm-roberta-base"
 JOB_KEY = "train_job"  # session_state: id of the job this tab follows

@@ -1,0 +1,1 @@
+"""Token attributions (attribute), DeepLIFT rules (deeplift), and how faithful attributions are (faithfulness)."""

@@ -1,0 +1,1 @@
+"""NLI data: loaders (XNLI TSV/JSONL/Hub, the bundled sample), the template generator, languages and labels."""
