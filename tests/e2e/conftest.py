@@ -19,7 +19,7 @@ why, only when it is missing.
 
 Settings (env): MLT_E2E_TIMEOUT_SCALE multiplies every wait (default 1; waits also grow with the load
 per core, up to 4x); screenshots go to .e2e-artifacts/screenshots/ (git-ignored), or to
-MLT_SCREENSHOTS (`MLT_SCREENSHOTS=docs/screenshots bash scripts/test.sh tests/e2e` refreshes the
+MLT_SCREENSHOTS (`bash scripts/screenshots.sh` refreshes the
 README's). A failed test or a timed-out wait saves a screenshot and the server log under
 .e2e-artifacts/failures/<test>/. The app runs on a private copy of the models (never the user's
 live models/) and a private result cache.
