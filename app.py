@@ -21,6 +21,7 @@ from mlt_core.charts.theme import model_colors  # noqa: E402
 from mlt_core.errors import MltError  # noqa: E402
 from ui.widgets.links import page_title, page_url_path  # noqa: E402
 from ui.widgets.models import selected_models  # noqa: E402
+from ui.widgets.training import render_training_sidebar  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 log = logging.getLogger("mlt.app")
@@ -50,12 +51,6 @@ def sidebar_models() -> None:
 
 def sidebar_training() -> None:
     with st.sidebar.expander("Train a checkpoint"):
-        try:
-            from ui.widgets.training import render_training_sidebar
-        except Exception as e:  # missing or broken module: the app still starts
-            log.debug("training panel unavailable: %r", e)
-            st.caption(f"Training panel unavailable ({type(e).__name__}); use `python -m mlt_core train`.")
-            return
         try:
             render_training_sidebar()
         except MltError as e:

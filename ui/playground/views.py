@@ -24,6 +24,7 @@ from mlt_core.probes.similarity import CKA_AUTO
 from mlt_core.probes.prediction import predicted_label, prediction
 from mlt_core.probes.tokens import tokens as token_frame
 from ui.causal import render_playground_tab as render_causal_tab
+from ui.neurons import render_neurons_panel
 from ui.playground.attention import render_attention_pattern, render_bertviz
 from ui.widgets import state
 from ui.widgets.charts import show_chart
@@ -137,12 +138,6 @@ def render_tokens(runs) -> None:
 
 
 def render_neurons(runs, premise: str, hypothesis: str) -> None:
-    try:
-        from ui.neurons import render_neurons_panel
-    except Exception as e:  # noqa: BLE001 - optional panel, written by another module
-        log.debug("neurons panel unavailable: %r", e)
-        st.info("The language-neurons panel is not available (ui/neurons.py missing or broken).")
-        return
     try:
         render_neurons_panel([r.path for r in runs], premise, hypothesis)
     except MltError as e:
