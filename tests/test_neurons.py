@@ -14,7 +14,8 @@ from mlt_core.errors import MltError
 from mlt_core.forward import FORWARD_CALLS, ForwardCache, forward
 from mlt_core.model.checkpoint import load_checkpoint
 from mlt_core.neurons.corpus import check_corpora, load_corpus, parse_spec
-from mlt_core.neurons.counts import ablation_matrix, count_activations, firing, top_neurons
+from mlt_core.neurons.counts import ablation_matrix, count_activations
+from mlt_core.probes.neurons import firing, top_neurons
 from mlt_core.neurons.lape import identify, lape, load_counts, load_neurons, save_neurons, select_neurons
 
 

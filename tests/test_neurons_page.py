@@ -124,7 +124,7 @@ def _panel(path, premise, hypothesis):
 
 
 def test_playground_panel_firing_and_switching_off(models_dir):
-    from mlt_core.neurons.counts import firing
+    from mlt_core.probes.neurons import firing
 
     path = str(models_dir / "demo-en")
     at = AppTest.from_function(_panel, args=(path, P, H), default_timeout=120).run()

@@ -73,7 +73,7 @@ def _switched_off_probs(source: str, premise: str, hypothesis: str, neuron_path:
 
 
 def _firing_rows(path: str, obj: dict, premise: str, hypothesis: str, max_length: int | None):
-    from mlt_core.neurons.counts import firing, top_neurons
+    from mlt_core.probes.neurons import firing, top_neurons
 
     cache = get_forward(path, premise, hypothesis, max_length)
     name = Path(path).name

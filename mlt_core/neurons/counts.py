@@ -1,9 +1,9 @@
-"""How language neurons behave: firing counts over a corpus, live firing on one pair, ablation.
+"""How language neurons behave over data: firing counts over a corpus, and ablation (switching them off).
 
 `count_activations` streams a corpus through the model with hooks that reduce each layer's
 activations to per-neuron counts on the fly, so memory stays flat however long the corpus
-(the [batch, seq, d_ff] tensor of a layer lives only inside its hook). The live views read
-the Playground's cached forward (`blocks.{l}.mlp.post`), never running the model again.
+(the [batch, seq, d_ff] tensor of a layer lives only inside its hook). The live view of one pair
+is mlt_core.probes.neurons (from the Playground's cached forward, never running the model again).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import torch
 
 from mlt_core.data.labels import LABELS
 from mlt_core.errors import MltError
-from mlt_core.forward import FORWARD_CALLS, ForwardCache, act_name, batches, forward, owned_hooks
+from mlt_core.forward import FORWARD_CALLS, ForwardCache, batches, forward, owned_hooks
 from mlt_core.model.arch import ffn_layers
 
 CHUNK = 64  # batches tokenised and length-sorted together (bounds memory for any corpus length)
@@ -100,51 +100,6 @@ def count_activations(model, tokenizer, texts: Iterable, batch_size: int = 32, m
     finally:
         model.train(was_training)
     return over_zero.cpu(), n_tokens
-
-
-def _tokens_mask(cache: ForwardCache, i: int) -> torch.Tensor:
-    return cache.attention_mask[i].bool()  # [seq]
-
-
-def firing(cache: ForwardCache, neurons: Mapping[str, list], i: int = 0) -> pd.DataFrame:
-    """How strongly each language's neurons fire per layer on example i (from the cached forward).
-
-    Columns: lang, layer, neurons, share_active (of (token, neuron) cells > 0), mean_activation,
-    share_active_all (the same share over every neuron of the layer, for reference).
-    """
-    m = _tokens_mask(cache, i)
-    rows = []
-    for l in range(cache.n_layers):
-        act = cache[act_name(l, "mlp.post")][i][m]  # [tokens, d_ff]
-        base = float((act > 0).float().mean())
-        for lang, layers in neurons.items():
-            idx = torch.as_tensor(layers[l], dtype=torch.long)
-            a = act[:, idx]  # [tokens, k]
-            rows.append({"lang": lang, "layer": l, "neurons": len(idx),
-                         "share_active": float((a > 0).float().mean()) if len(idx) else math.nan,
-                         "mean_activation": float(a.mean()) if len(idx) else math.nan,
-                         "share_active_all": base})
-    return pd.DataFrame(rows)
-
-
-def top_neurons(cache: ForwardCache, neurons: Mapping[str, list], i: int = 0, k: int = 10) -> pd.DataFrame:
-    """Each language's k neurons with the highest mean activation on example i.
-
-    Columns: lang, layer, neuron, mean_activation, share_active (of the example's tokens).
-    """
-    m = _tokens_mask(cache, i)
-    rows = []
-    for lang, layers in neurons.items():
-        cand = []
-        for l, idx in enumerate(layers):
-            if not len(idx):
-                continue
-            a = cache[act_name(l, "mlp.post")][i][m][:, torch.as_tensor(idx, dtype=torch.long)]  # [tokens, n]
-            for j, n in enumerate(idx):
-                cand.append({"lang": lang, "layer": l, "neuron": int(n), "mean_activation": float(a[:, j].mean()),
-                             "share_active": float((a[:, j] > 0).float().mean())})
-        rows += sorted(cand, key=lambda r: -r["mean_activation"])[:k]
-    return pd.DataFrame(rows, columns=["lang", "layer", "neuron", "mean_activation", "share_active"])
 
 
 def as_interventions(layers: Sequence[Sequence[int]]) -> dict[int, list[int]]:

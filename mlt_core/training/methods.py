@@ -211,8 +211,8 @@ def apply_method(model: nn.Module, method: str, *, neurons: list | None = None, 
     return _masked(model, method, neurons, guard)
 
 
-def select_neurons(model: nn.Module, tokenizer, langs: list[str], neuron_file: str | None = None,
-                   top_rate: float = 0.01, n_sentences: int = 500) -> tuple[list[list[int]], dict, dict]:
+def neurons_to_train(model: nn.Module, tokenizer, langs: list[str], neuron_file: str | None = None,
+                     top_rate: float = 0.01, n_sentences: int = 500) -> tuple[list[list[int]], dict, dict]:
     """(per-layer union of `langs`' LAPE neurons, info for mlt.json, the full LAPE result).
 
     Without `neuron_file`, LAPE runs on the base model over the bundled corpora of every

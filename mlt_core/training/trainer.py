@@ -283,7 +283,7 @@ def train(cfg: TrainConfig, log=print, extra_meta: dict | None = None) -> Path:
 def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
     from transformers import set_seed
 
-    from mlt_core.training.methods import apply_method, load_base, select_neurons  # here, not at the top: torch loads only to train
+    from mlt_core.training.methods import apply_method, load_base, neurons_to_train  # here, not at the top: torch loads only to train
 
     t0 = time.time()
     langs = cfg.langs()
@@ -304,7 +304,7 @@ def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
                        "or use --method ffn, lora or full")
     _check_disk(out.parent, sum(p.numel() for p in model.parameters()), cfg.method)
     neuron_file = cfg.neuron_file or _own_neuron_file(cfg.base, cfg.top_rate)  # e.g. demo-base's, from its build
-    neurons, neuron_info, lape = (select_neurons(model, tokenizer, langs, neuron_file, top_rate=cfg.top_rate)
+    neurons, neuron_info, lape = (neurons_to_train(model, tokenizer, langs, neuron_file, top_rate=cfg.top_rate)
                                   if cfg.method in ("lape", "random") else (None, {}, None))
     setup = apply_method(model, cfg.method, neurons=neurons, seed=cfg.seed, lora_r=cfg.lora_r,
                          lora_alpha=cfg.lora_alpha, lora_ffn=cfg.lora_ffn)
