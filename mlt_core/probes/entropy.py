@@ -41,7 +41,11 @@ def entropy_per_example(cache: ForwardCache) -> tuple[torch.Tensor, torch.Tensor
 
 
 def attention_entropy(cache: ForwardCache, i: int = 0) -> pd.DataFrame:
-    """Attention entropy per layer and head for example i: columns layer, head, entropy, entropy_norm."""
+    """How spread out each head's attention is, per layer and head (high: diffuse, low: focused on few tokens).
+
+    Example i; columns layer, head, entropy (nats, mean over the query tokens), entropy_norm (/ log of the
+    number of keys).
+    """
     raw, norm = entropy_per_example(cache)
     rows = [
         {"layer": l, "head": h, "entropy": float(raw[i, l, h]), "entropy_norm": float(norm[i, l, h])}

@@ -88,7 +88,9 @@ def mean_pool(cache: ForwardCache, layer: int) -> torch.Tensor:
 
 
 def layer_similarity(a: ForwardCache, b: ForwardCache, i: int = 0, debiased: bool | None = None) -> pd.DataFrame:
-    """Cosine of mean-pooled states and token-level CKA per layer (CKA null when tokenizations differ).
+    """How alike the two models' states are at every layer: cosine of mean-pooled states, token-level CKA.
+
+    CKA is null when the two tokenizations differ.
 
     debiased: the CKA estimator (linear_cka); by default CKA_AUTO, as everywhere: one pair has far fewer
     tokens than dimensions, where the biased estimator sits near 1 even for unrelated representations."""

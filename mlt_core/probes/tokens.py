@@ -18,7 +18,10 @@ def _word_start_rule(toks: list[str]):
 
 
 def tokens(cache: ForwardCache, i: int = 0) -> pd.DataFrame:
-    """Tokens of example i: columns position, token, segment, word_start."""
+    """The tokens the model saw: subword pieces, where words start, and the premise/hypothesis segments.
+
+    Example i; columns position, token, segment, word_start.
+    """
     toks = cache.tokens[i]
     seq = [s for s, m in zip(cache.seq_ids[i], cache.attention_mask[i].tolist()) if m]
     starts = _word_start_rule(toks)
