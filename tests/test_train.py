@@ -199,3 +199,61 @@ def test_local_data_file_bad_labels_and_held_out_eval(tiny_xlmr, models, tmp_pat
     assert cli("--base", tiny_xlmr, "--train-langs", "en", "--name", "bad", "--data", bad, *FAST) == 2
     err = capsys.readouterr().err
     assert "label 'maybe' is not one of" in err and "line 4" in err
+
+
+def _error_line(capsys) -> str:
+    """The CLI's one `error: ...` line on stderr (other stderr lines: library progress bars and warnings, and
+    logging's own complaint when transformers' handler still holds an earlier test's captured stream)."""
+    err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if l.startswith("error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _neuron_file(path, neurons):
+    path.write_text(json.dumps({"settings": {"top_rate": 0.01}, "languages": list(neurons), "d_ff": 64,
+                                "neurons": neurons}))
+    return path
+
+
+@pytest.mark.parametrize("method", ["lape", "random"])
+def test_lape_and_random_refuse_a_base_whose_head_is_untrained(method, tmp_path, models, capsys):
+    """A few neurons + a random head stay at chance (measured on demo-base): refused, with the reason, nothing made."""
+    from tiny import make_tiny_checkpoint
+
+    nf = _neuron_file(tmp_path / "n.json", {"en": [[1], [2]], "hi": [[3], [4]]})
+    bare = make_tiny_checkpoint(tmp_path / "bare", head=False)  # transformers initialises a new head
+    flagged = make_tiny_checkpoint(tmp_path / "flagged", meta={"role": "base", "untrained_head": True})  # as demo-base
+    for base in (bare, flagged):
+        capsys.readouterr()
+        assert cli("--base", base, "--train-langs", "hi", "--name", "sub", "--method", method, "--neuron-file", nf,
+                   *FAST) == 2
+        assert _error_line(capsys) == (
+            f"error: --method {method} trains only a few FFN neurons and the classifier head, and {base} has no "
+            "trained head: that subnetwork cannot learn NLI from a random head (it stays at chance). Start from a "
+            "checkpoint already fine-tuned on NLI, e.g. --base demo-en --train-langs hi, or use --method ffn, lora or full")
+        assert not (models / "sub").exists() and not (models / ".runs" / "sub").exists()
+    # the same base with a trained head is accepted
+    assert cli("--base", make_tiny_checkpoint(tmp_path / "trained"), "--train-langs", "hi", "--name", "sub",
+               "--method", method, "--neuron-file", nf, *FAST) == 0
+
+
+@pytest.mark.parametrize("method", ["lape", "random"])
+def test_lape_and_random_refuse_a_language_without_lape_neurons(method, tiny_xlmr, tmp_path, models, capsys):
+    covers = _neuron_file(tmp_path / "enhi.json", {"en": [[1], [2]], "hi": [[3], [4]]})
+    capsys.readouterr()
+    assert cli("--base", tiny_xlmr, "--train-langs", "fr", "--name", "sub", "--method", method,
+               "--neuron-file", covers, *FAST) == 2
+    assert _error_line(capsys) == "error: the LAPE result has no neurons for 'fr'; it covers en, hi"
+    empty = _neuron_file(tmp_path / "empty.json", {"en": [[1], [2]], "hi": [[], []]})
+    assert cli("--base", tiny_xlmr, "--train-langs", "hi", "--name", "sub", "--method", method,
+               "--neuron-file", empty, *FAST) == 2
+    assert _error_line(capsys) == "error: LAPE found no neurons specific to hi; raise top_rate or pass --neuron-file"
+    assert not (models / "sub").exists() and not (models / ".runs" / "sub").exists()
+
+
+def test_lora_default_learning_rate(tiny_xlmr, models):
+    """Without --lr (the sidebar's "by method"), LoRA trains at 1e-3: at 3e-4 it stayed near chance on demo-base
+    (en 0.40 after 120 steps x 16; 1e-3: 0.45; BENCHMARKS.md)."""
+    assert cli("--base", tiny_xlmr, "--train-langs", "en", "--name", "lo", "--method", "lora", *FAST) == 0
+    assert json.loads((models / "lo" / "mlt.json").read_text())["hyperparameters"]["lr"] == 1e-3
