@@ -21,6 +21,7 @@ from . import checkpoint as ckpt
 from .errors import MltError
 from .io import atomic_write_json
 from .langs import SAMPLE_LANGS, split_langs
+from .method_checks import check_subnetwork_base, untrained_head_refusal
 from .runlock import run_lock
 
 METHODS = {  # name -> one-line help (shown in --help and the app)
@@ -159,6 +160,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         if bad:
             where = "the sample data" if source == "sample" else "XNLI"
             raise MltError(f"{flag}: language {bad[0]!r} is not in {where}; available: {', '.join(known)}")
+    check_subnetwork_base(cfg.method, cfg.base)  # lape/random from a local base with an untrained head
     return cfg
 
 
@@ -458,11 +460,7 @@ def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
     set_seed(cfg.seed)  # the new head's init is part of the run's seed
     model, tokenizer, label_map, head = load_base(cfg.base)
     if cfg.method in ("lape", "random") and head.startswith("new"):
-        # measured on demo-base (multilingual-e5-small): 150 steps at lr 3e-3 leave loss at 1.10, accuracy 0.37
-        raise MltError(f"--method {cfg.method} trains only a few FFN neurons and the classifier head, and {cfg.base} "
-                       "has no trained head: that subnetwork cannot learn NLI from a random head (it stays at chance). "
-                       "Start from a checkpoint already fine-tuned on NLI, e.g. --base demo-en --train-langs hi, "
-                       "or use --method ffn, lora or full")
+        raise MltError(untrained_head_refusal(cfg.method, cfg.base))
     _check_disk(out.parent, sum(p.numel() for p in model.parameters()), cfg.method)
     neuron_file = cfg.neuron_file or _own_neuron_file(cfg.base, cfg.top_rate)  # e.g. demo-base's, from its build
     neurons, neuron_info, lape = (select_neurons(model, tokenizer, langs, neuron_file, top_rate=cfg.top_rate)

@@ -216,6 +216,12 @@ def _neuron_file(path, neurons):
     return path
 
 
+def _no_head_message(method, base):
+    return (f"--method {method} trains only a few FFN neurons and the classifier head, and {base} has no trained head: "
+            "that subnetwork cannot learn NLI from a random head (it stays at chance). Start from a checkpoint "
+            "already fine-tuned on NLI, e.g. --base demo-en --train-langs hi, or use --method ffn, lora or full")
+
+
 @pytest.mark.parametrize("method", ["lape", "random"])
 def test_lape_and_random_refuse_a_base_whose_head_is_untrained(method, tmp_path, models, capsys):
     """A few neurons + a random head stay at chance (measured on demo-base): refused, with the reason, nothing made."""
@@ -228,14 +234,45 @@ def test_lape_and_random_refuse_a_base_whose_head_is_untrained(method, tmp_path,
         capsys.readouterr()
         assert cli("--base", base, "--train-langs", "hi", "--name", "sub", "--method", method, "--neuron-file", nf,
                    *FAST) == 2
-        assert _error_line(capsys) == (
-            f"error: --method {method} trains only a few FFN neurons and the classifier head, and {base} has no "
-            "trained head: that subnetwork cannot learn NLI from a random head (it stays at chance). Start from a "
-            "checkpoint already fine-tuned on NLI, e.g. --base demo-en --train-langs hi, or use --method ffn, lora or full")
+        assert _error_line(capsys) == "error: " + _no_head_message(method, base)
         assert not (models / "sub").exists() and not (models / ".runs" / "sub").exists()
     # the same base with a trained head is accepted
     assert cli("--base", make_tiny_checkpoint(tmp_path / "trained"), "--train-langs", "hi", "--name", "sub",
                "--method", method, "--neuron-file", nf, *FAST) == 0
+
+
+def test_the_apps_preflight_refuses_lape_from_an_untrained_head_before_any_job(tmp_path, models, monkeypatch):
+    """The sidebar's check (jobs.start_job -> check_argv) refuses at once, from config.json/mlt.json alone; a base it
+    cannot judge that way is still refused when its weights load."""
+    import mlt_core.checkpoint as ck
+    import mlt_core.train as train_mod
+    from mlt_core import jobs
+    from mlt_core.train import check_argv
+    from tiny import make_tiny_checkpoint
+
+    flagged = make_tiny_checkpoint(tmp_path / "flagged", meta={"role": "base", "untrained_head": True})
+    bare = make_tiny_checkpoint(tmp_path / "bare", head=False)
+    loads = []
+    monkeypatch.setattr(ck, "load_pretrained", lambda *a, **k: loads.append(a))
+    for base in (flagged, bare):
+        with pytest.raises(MltError) as e:
+            check_argv(["--base", str(base), "--train-langs", "hi", "--name", "sub", "--method", "random"])
+        assert str(e.value) == _no_head_message("random", base)
+        with pytest.raises(MltError) as e:
+            jobs.start_job({"base": str(base), "train_langs": ["hi"], "method": "lape", "name": "sub"})
+        assert str(e.value) == _no_head_message("lape", base)
+    assert loads == [] and not models.exists()  # no model loaded, no job or run folder
+    assert check_argv(["--base", str(flagged), "--train-langs", "hi", "--name", "sub", "--method", "ffn"]).method == "ffn"
+    monkeypatch.undo()
+    monkeypatch.setattr(checkpoint, "MODELS_DIR", models)
+    monkeypatch.setenv("MLT_MODELS_DIR", str(models))
+    monkeypatch.setattr(train_mod, "check_subnetwork_base", lambda method, base: None)  # e.g. a Hub id
+    with pytest.raises(MltError) as e:
+        train_mod.train(TrainConfig(base=str(bare), train_langs="hi", name="sub", method="lape", max_steps=2,
+                                    neuron_file=str(_neuron_file(tmp_path / "n.json", {"hi": [[1], [2]]})),
+                                    output_dir=str(models), cpu=True), log=lambda m: None)
+    assert str(e.value) == _no_head_message("lape", bare)
+    assert not (models / "sub").exists() and not (models / ".runs" / "sub").exists()
 
 
 @pytest.mark.parametrize("method", ["lape", "random"])
