@@ -149,3 +149,25 @@ def test_lape_takes_the_bases_own_neuron_file_only_at_the_same_top_rate(tmp_path
     assert _own_neuron_file(str(base), 0.02) is None  # another rate: identify afresh
     (base / "neurons.json").write_text("{not json")
     assert _own_neuron_file(str(base), 0.01) is None
+
+
+def test_a_fine_tuned_base_without_neurons_uses_its_pretrained_bases(tmp_path, monkeypatch):
+    """The sidebar passes no --neuron-file: lape from demo-en takes demo-base's neurons (as README's command does)."""
+    from mlt_core.model import checkpoint
+    from mlt_core.training.trainer import _own_neuron_file
+
+    monkeypatch.setattr(checkpoint, "MODELS_DIR", tmp_path)
+    base, tuned = tmp_path / "demo-base", tmp_path / "demo-en"
+    base.mkdir(), tuned.mkdir()
+    (tuned / "mlt.json").write_text(json.dumps({"role": "fine-tuned", "base": "demo-base"}))
+    assert _own_neuron_file("demo-en", 0.01) is None  # neither has one: identify on demo-en
+    (base / "neurons.json").write_text(json.dumps({"settings": {"top_rate": 0.01}, "neurons": {}}))
+    assert _own_neuron_file("demo-en", 0.01) == str(base / "neurons.json")
+    assert _own_neuron_file(str(tuned), 0.01) == str(base / "neurons.json")
+    assert _own_neuron_file("demo-en", 0.02) is None  # the base's file is for another rate
+    (tuned / "neurons.json").write_text(json.dumps({"settings": {"top_rate": 0.01}, "neurons": {}}))
+    assert _own_neuron_file("demo-en", 0.01) == str(tuned / "neurons.json")  # its own file first
+    (base / "mlt.json").write_text(json.dumps({"base": "demo-en"}))  # a loop in the provenance ends
+    (tuned / "neurons.json").unlink()
+    (base / "neurons.json").unlink()
+    assert _own_neuron_file("demo-en", 0.01) is None

@@ -217,3 +217,20 @@ def test_no_import_cycle_between_methods_and_train():
     light = subprocess.run([sys.executable, "-c", "import sys, mlt_core.training.trainer; print('torch' in sys.modules)"],
                            capture_output=True, text=True, timeout=120, cwd=root)
     assert light.stdout.strip() == "False", light.stderr[-500:]
+
+
+def test_lora_on_bert_targets_query_and_value(tmp_path):
+    """The realistic demo is BERT (multilingual-e5-small): LoRA finds its attention.self.query/value, and only those."""
+    from tiny import make_tiny_checkpoint
+
+    bert = make_tiny_checkpoint(tmp_path / "bert", family="bert")
+    cfg = json.loads((bert / "config.json").read_text())
+    d, layers, r = cfg["hidden_size"], cfg["num_hidden_layers"], 8
+    s = apply_method(load_base(str(bert))[0], "lora", lora_r=r)
+    trainable = {n for n, p in s.model.named_parameters() if p.requires_grad}
+    expect = {f"base_model.model.bert.encoder.layer.{l}.attention.self.{m}.lora_{ab}.default.weight"
+              for l in range(layers) for m in ("query", "value") for ab in "AB"}
+    expect |= {f"base_model.model.classifier.modules_to_save.default.{w}" for w in ("weight", "bias")}
+    assert trainable == expect
+    assert s.trainable == layers * 2 * r * (d + d) + (d * 3 + 3)  # A [r, d] + B [d, r] per target; head d -> 3
+    assert s.info["lora_targets"] == 2 * layers

@@ -199,3 +199,100 @@ def test_local_data_file_bad_labels_and_held_out_eval(tiny_xlmr, models, tmp_pat
     assert cli("--base", tiny_xlmr, "--train-langs", "en", "--name", "bad", "--data", bad, *FAST) == 2
     err = capsys.readouterr().err
     assert "label 'maybe' is not one of" in err and "line 4" in err
+
+
+def _error_line(capsys) -> str:
+    """The CLI's one `error: ...` line on stderr (other stderr lines: library progress bars and warnings, and
+    logging's own complaint when transformers' handler still holds an earlier test's captured stream)."""
+    err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if l.startswith("error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _neuron_file(path, neurons):
+    path.write_text(json.dumps({"settings": {"top_rate": 0.01}, "languages": list(neurons), "d_ff": 64,
+                                "neurons": neurons}))
+    return path
+
+
+def _no_head_message(method, base):
+    return (f"--method {method} trains only a few FFN neurons and the classifier head, and {base} has no trained head: "
+            "that subnetwork cannot learn NLI from a random head (it stays at chance). Start from a checkpoint "
+            "already fine-tuned on NLI, e.g. --base demo-en --train-langs hi, or use --method ffn, lora or full")
+
+
+@pytest.mark.parametrize("method", ["lape", "random"])
+def test_lape_and_random_refuse_a_base_whose_head_is_untrained(method, tmp_path, models, capsys):
+    """A few neurons + a random head stay at chance (measured on demo-base): refused, with the reason, nothing made."""
+    from tiny import make_tiny_checkpoint
+
+    nf = _neuron_file(tmp_path / "n.json", {"en": [[1], [2]], "hi": [[3], [4]]})
+    bare = make_tiny_checkpoint(tmp_path / "bare", head=False)  # transformers initialises a new head
+    flagged = make_tiny_checkpoint(tmp_path / "flagged", meta={"role": "base", "untrained_head": True})  # as demo-base
+    for base in (bare, flagged):
+        capsys.readouterr()
+        assert cli("--base", base, "--train-langs", "hi", "--name", "sub", "--method", method, "--neuron-file", nf,
+                   *FAST) == 2
+        assert _error_line(capsys) == "error: " + _no_head_message(method, base)
+        assert not (models / "sub").exists() and not (models / ".runs" / "sub").exists()
+    # the same base with a trained head is accepted
+    assert cli("--base", make_tiny_checkpoint(tmp_path / "trained"), "--train-langs", "hi", "--name", "sub",
+               "--method", method, "--neuron-file", nf, *FAST) == 0
+
+
+def test_the_apps_preflight_refuses_lape_from_an_untrained_head_before_any_job(tmp_path, models, monkeypatch):
+    """The sidebar's check (jobs.start_job -> check_argv) refuses at once, from config.json/mlt.json alone; a base it
+    cannot judge that way is still refused when its weights load."""
+    import mlt_core.model.checkpoint as ck
+    import mlt_core.training.trainer as train_mod
+    from mlt_core.training import jobs
+    from mlt_core.training.config import check_argv
+    from tiny import make_tiny_checkpoint
+
+    flagged = make_tiny_checkpoint(tmp_path / "flagged", meta={"role": "base", "untrained_head": True})
+    bare = make_tiny_checkpoint(tmp_path / "bare", head=False)
+    loads = []
+    monkeypatch.setattr(ck, "load_pretrained", lambda *a, **k: loads.append(a))
+    for base in (flagged, bare):
+        with pytest.raises(MltError) as e:
+            check_argv(["--base", str(base), "--train-langs", "hi", "--name", "sub", "--method", "random"])
+        assert str(e.value) == _no_head_message("random", base)
+        with pytest.raises(MltError) as e:
+            jobs.start_job({"base": str(base), "train_langs": ["hi"], "method": "lape", "name": "sub"})
+        assert str(e.value) == _no_head_message("lape", base)
+    assert loads == [] and not models.exists()  # no model loaded, no job or run folder
+    assert check_argv(["--base", str(flagged), "--train-langs", "hi", "--name", "sub", "--method", "ffn"]).method == "ffn"
+    monkeypatch.undo()
+    monkeypatch.setattr(checkpoint, "MODELS_DIR", models)
+    monkeypatch.setenv("MLT_MODELS_DIR", str(models))
+    import mlt_core.training.config as config_mod
+
+    monkeypatch.setattr(config_mod, "check_subnetwork_base", lambda method, base: None)  # e.g. a Hub id
+    with pytest.raises(MltError) as e:
+        train_mod.train(TrainConfig(base=str(bare), train_langs="hi", name="sub", method="lape", max_steps=2,
+                                    neuron_file=str(_neuron_file(tmp_path / "n.json", {"hi": [[1], [2]]})),
+                                    output_dir=str(models), cpu=True), log=lambda m: None)
+    assert str(e.value) == _no_head_message("lape", bare)
+    assert not (models / "sub").exists() and not (models / ".runs" / "sub").exists()
+
+
+@pytest.mark.parametrize("method", ["lape", "random"])
+def test_lape_and_random_refuse_a_language_without_lape_neurons(method, tiny_xlmr, tmp_path, models, capsys):
+    covers = _neuron_file(tmp_path / "enhi.json", {"en": [[1], [2]], "hi": [[3], [4]]})
+    capsys.readouterr()
+    assert cli("--base", tiny_xlmr, "--train-langs", "fr", "--name", "sub", "--method", method,
+               "--neuron-file", covers, *FAST) == 2
+    assert _error_line(capsys) == "error: the LAPE result has no neurons for 'fr'; it covers en, hi"
+    empty = _neuron_file(tmp_path / "empty.json", {"en": [[1], [2]], "hi": [[], []]})
+    assert cli("--base", tiny_xlmr, "--train-langs", "hi", "--name", "sub", "--method", method,
+               "--neuron-file", empty, *FAST) == 2
+    assert _error_line(capsys) == "error: LAPE found no neurons specific to hi; raise top_rate or pass --neuron-file"
+    assert not (models / "sub").exists() and not (models / ".runs" / "sub").exists()
+
+
+def test_lora_default_learning_rate(tiny_xlmr, models):
+    """Without --lr (the sidebar's "by method"), LoRA trains at 1e-3: at 3e-4 it stayed near chance on demo-base
+    (en 0.40 after 120 steps x 16; 1e-3: 0.45; BENCHMARKS.md)."""
+    assert cli("--base", tiny_xlmr, "--train-langs", "en", "--name", "lo", "--method", "lora", *FAST) == 0
+    assert json.loads((models / "lo" / "mlt.json").read_text())["hyperparameters"]["lr"] == 1e-3

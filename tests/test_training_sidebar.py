@@ -107,3 +107,10 @@ def test_module_import_does_not_load_torch():
            "'transformers' in sys.modules)" % str(ROOT)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_empty_learning_rate_says_each_methods_default(models):
+    at = app()
+    lr = at.number_input(key="train_lr")
+    assert lr.value is None and lr.placeholder == "by method"
+    assert lr.help == "Empty: the method's default (full 2e-05, ffn 5e-05, lora 0.001, lape 0.0003, random 0.0003)"

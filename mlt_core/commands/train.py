@@ -3,7 +3,7 @@
 Trains on the --train-langs pairs of --data, evaluates on every language the data has,
 and writes models/NAME (atomically, with mlt.json). Works under `accelerate launch -m
 mlt_core train ...` and `torchrun --nproc_per_node N -m mlt_core train ...`.
-Example: python -m mlt_core train --base models/demo-base --train-langs hi --method lape --name demo-hi-lape
+Example: python -m mlt_core train --base models/demo-en --train-langs hi --method lape --neuron-file models/demo-base/neurons.json --name demo-en-hi-lape
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from mlt_core.errors import MltError
 from mlt_core.data.langs import SAMPLE_LANGS, split_langs
 from mlt_core.model import checkpoint as ckpt
 from mlt_core.training import DEFAULT_LR, METHODS
+from mlt_core.training.checks import check_subnetwork_base
 from mlt_core.training.runlock import holder
 
 RUN_ONLY = ("name", "overwrite", "resume", "output_dir", "progress_file", "result_file")  # not hyper-parameters
@@ -143,6 +144,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         if bad:
             where = "the sample data" if source == "sample" else "XNLI"
             raise MltError(f"{flag}: language {bad[0]!r} is not in {where}; available: {', '.join(known)}")
+    check_subnetwork_base(cfg.method, cfg.base)  # lape/random from a local base with an untrained head
     return cfg
 
 

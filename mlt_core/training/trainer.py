@@ -20,6 +20,7 @@ from mlt_core.io import atomic_write_json
 from mlt_core.model import checkpoint as ckpt
 from mlt_core.training.config import (RUN_ONLY, TrainConfig, _langs, check_name, learning_rate, models_dir,
                                       validate)
+from mlt_core.training.checks import untrained_head_refusal
 from mlt_core.training.runlock import run_lock
 
 def _rank() -> int:
@@ -237,17 +238,29 @@ def save_run(trainer, setup, tokenizer, out, run_dir, progress, meta, lape, over
     return out
 
 
-def _own_neuron_file(base: str, top_rate: float) -> str | None:
-    """A local base's own neurons.json (LAPE identified on that very base at this top_rate), if it has one."""
+def _own_neuron_file(base: str, top_rate: float, _hops: int = 2) -> str | None:
+    """The LAPE neurons.json of a local base (identified at this top_rate), or else of the pre-trained model it was
+    fine-tuned from (mlt.json `base`, also local): demo-en -> demo-base's, the neurons README's command names.
+    LAPE is defined on the pre-trained model; a fine-tuned base without its own file uses its base's."""
     from mlt_core.neurons.lape import NEURONS_FILE
 
-    path, local = ckpt.resolve(base)
+    try:
+        path, local = ckpt.resolve(base)
+    except MltError:
+        return None
+    if not local:
+        return None
     f = Path(path) / NEURONS_FILE
     try:
-        same = local and f.is_file() and json.loads(f.read_text(encoding="utf-8"))["settings"]["top_rate"] == top_rate
+        same = f.is_file() and json.loads(f.read_text(encoding="utf-8"))["settings"]["top_rate"] == top_rate
     except (OSError, ValueError, KeyError, TypeError):
         same = False
-    return str(f) if same else None
+    if same:
+        return str(f)
+    parent = ckpt.read_meta(path).get("base")
+    if _hops and isinstance(parent, str) and parent and parent != base:
+        return _own_neuron_file(parent, top_rate, _hops - 1)
+    return None
 
 
 def train(cfg: TrainConfig, log=print, extra_meta: dict | None = None) -> Path:
@@ -297,11 +310,7 @@ def _train(cfg: TrainConfig, log, extra_meta: dict | None) -> Path:
     set_seed(cfg.seed)  # the new head's init is part of the run's seed
     model, tokenizer, label_map, head = load_base(cfg.base)
     if cfg.method in ("lape", "random") and head.startswith("new"):
-        # measured on demo-base (multilingual-e5-small): 150 steps at lr 3e-3 leave loss at 1.10, accuracy 0.37
-        raise MltError(f"--method {cfg.method} trains only a few FFN neurons and the classifier head, and {cfg.base} "
-                       "has no trained head: that subnetwork cannot learn NLI from a random head (it stays at chance). "
-                       "Start from a checkpoint already fine-tuned on NLI, e.g. --base demo-en --train-langs hi, "
-                       "or use --method ffn, lora or full")
+        raise MltError(untrained_head_refusal(cfg.method, cfg.base))
     _check_disk(out.parent, sum(p.numel() for p in model.parameters()), cfg.method)
     neuron_file = cfg.neuron_file or _own_neuron_file(cfg.base, cfg.top_rate)  # e.g. demo-base's, from its build
     neurons, neuron_info, lape = (neurons_to_train(model, tokenizer, langs, neuron_file, top_rate=cfg.top_rate)

@@ -16,7 +16,7 @@ from mlt_core.training import jobs
 from mlt_core.charts.theme import lang_scale
 from mlt_core.model.checkpoint import app_source, list_checkpoints
 from mlt_core.errors import MltError
-from mlt_core.training import METHODS
+from mlt_core.training import DEFAULT_LR, METHODS
 from ui.widgets.models import available_checkpoints
 
 from mlt_core.data.langs import SAMPLE_LANGS as LANGS  # (the bundled sample's languages)
@@ -69,7 +69,8 @@ def _form() -> None:
     c1, c2 = st.columns(2)
     epochs = c1.number_input("Epochs", 0.1, 100.0, 3.0, step=0.5, key="train_epochs")
     lr = c2.number_input("Learning rate", 0.0, 1.0, value=None, format="%.1e", key="train_lr",
-                         placeholder="by method")
+                         placeholder="by method", help="Empty: the method's default ("
+                         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
     batch = c1.number_input("Batch size", 1, 1024, 16, key="train_batch_size")
     steps = c2.number_input("Max steps", 0, 10_000_000, 0, key="train_max_steps", help="0: run the epochs")
     name = st.text_input("Output name", key="train_name", placeholder="e.g. xlmr-hi-lape")
