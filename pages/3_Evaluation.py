@@ -4,11 +4,14 @@ import streamlit as st
 from mlt_core.errors import MltError
 from mlt_core.langs import SAMPLE_LANGS
 from ui import evaluation as E
+from ui import state
 from ui.guard import user_errors
 from ui.links import ensure_app_router
 from ui.models import available_checkpoints, selected_models
 
 ensure_app_router()
+for note in state.restore("eval", {}):  # a link's ?models= selects those models
+    st.warning(note)
 st.title("Evaluation")
 st.caption("Every selected model on every chosen language, at dataset scale. Results are cached on disk per "
            "checkpoint and data shard: running again is instant, and a new model or language computes only "

@@ -4,11 +4,14 @@ import streamlit as st
 from mlt_core.errors import MltError
 from mlt_core.labels import LABELS
 from ui import evaluation as E
+from ui import state
 from ui.guard import user_errors
 from ui.links import ensure_app_router, open_in_playground
 from ui.models import selected_models
 
 ensure_app_router()
+for note in state.restore("errors", {}):  # a link's ?models= selects those models
+    st.warning(note)
 st.title("Errors")
 st.caption("What the models get wrong, most confidently wrong first. Pick a row to see the same pair in the other "
            "languages with every model's prediction, and open it in the Playground to look inside.")
