@@ -11,12 +11,12 @@ def _langs(df: pd.DataFrame, col: str = "lang") -> list[str]:
     return list(dict.fromkeys(df[col].astype(str)))
 
 
-def per_layer_chart(df: pd.DataFrame) -> alt.Chart:
+def per_layer_chart(df: pd.DataFrame, title: str | None = "Language-specific neurons per layer") -> alt.Chart:
     """Neurons per layer for each language: the characteristic distribution across depth.
 
-    df: lang, layer, neurons.
+    df: lang, layer, neurons. title=None under a heading that already says it.
     """
-    return style(alt.Chart(df, title="Language-specific neurons per layer").mark_line(point=True, strokeWidth=3).encode(
+    return style(alt.Chart(df, title=title or alt.Undefined).mark_line(point=True, strokeWidth=3).encode(
         x=alt.X("layer:O", title="layer", axis=alt.Axis(labelAngle=0, labelOverlap="greedy")),
         y=alt.Y("neurons:Q", title="neurons"),
         color=alt.Color("lang:N", scale=lang_scale(_langs(df)), title="language", legend=alt.Legend(orient="top")),
@@ -74,7 +74,8 @@ def firing_chart(df: pd.DataFrame, metric: str = "share_active") -> alt.Chart:
         layers.insert(0, alt.Chart().mark_line(color="#999999").encode(
             x=x, y=alt.Y("mean(share_active_all):Q", title=title),
             strokeDash=alt.StrokeDash("ref:N", scale=alt.Scale(domain=["all neurons of the layer"], range=[[6, 4]]),
-                                      title=None, legend=alt.Legend(orient="top", symbolStrokeColor="#999999")),
+                                      title=None, legend=alt.Legend(orient="top", symbolStrokeColor="#999999",
+                                                                   symbolType="stroke", symbolSize=400, symbolStrokeWidth=2)),
             tooltip=[alt.Tooltip("mean(share_active_all):Q", format=".3f", title="all neurons")],
         ).transform_calculate(ref="'all neurons of the layer'"))
     models = list(dict.fromkeys(df["model"]))  # the selection's order; two panels per row fit a projector
