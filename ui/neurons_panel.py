@@ -159,7 +159,7 @@ def render_neuron_overview(source: str) -> dict | None:
     st.markdown(" · ".join(f"**{l}**: {n} neurons" for l, n in totals.items()))
     left, right = st.columns(2)
     with left:
-        chart = per_layer_chart(per_layer, title=None)  # the page's subheader says it
+        chart = per_layer_chart(per_layer)
         with st.container(key="neurons_page_layers_chart"):
             st.altair_chart(chart, width="stretch")
         figure_downloads(chart, per_layer, "neurons_per_layer", key="neurons_page_layers_dl")

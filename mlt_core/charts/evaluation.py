@@ -152,7 +152,7 @@ def calibration_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("value:Q", title=None), color=alt.Color("model:N", scale=model_scale(models)),
         column=alt.Column("metric:N", sort=cols, title=None),
         tooltip=["model", "lang", "metric", alt.Tooltip("value:Q", format=".3f")],
-    ).resolve_scale(y="independent").properties(width=150, height=200, title="Calibration"))
+    ).resolve_scale(y="independent").properties(width=150, height=200, title="Calibration metrics per language"))
 
 
 def entropy_chart(df: pd.DataFrame, value: str = "entropy_norm") -> alt.Chart:

@@ -11,12 +11,12 @@ def _langs(df: pd.DataFrame, col: str = "lang") -> list[str]:
     return list(dict.fromkeys(df[col].astype(str)))
 
 
-def per_layer_chart(df: pd.DataFrame, title: str | None = "Language-specific neurons per layer") -> alt.Chart:
+def per_layer_chart(df: pd.DataFrame) -> alt.Chart:
     """Neurons per layer for each language: the characteristic distribution across depth.
 
-    df: lang, layer, neurons. title=None under a heading that already says it.
+    df: lang, layer, neurons.
     """
-    return style(alt.Chart(df, title=title or alt.Undefined).mark_line(point=True, strokeWidth=3).encode(
+    return style(alt.Chart(df, title="Language-specific neurons per layer").mark_line(point=True, strokeWidth=3).encode(
         x=alt.X("layer:O", title="layer", axis=alt.Axis(labelAngle=0, labelOverlap="greedy")),
         y=alt.Y("neurons:Q", title="neurons"),
         color=alt.Color("lang:N", scale=lang_scale(_langs(df)), title="language", legend=alt.Legend(orient="top")),

@@ -2,7 +2,7 @@
 
     legend_problems(page)   every entry of a symbol legend shows a visible symbol (a legend of a dashed rule or
                             of one layer of a layered chart can lose it and keep only its label)
-    heading_problems(page)  no subheader says what the title of the chart right below it says
+    heading_problems(page)  no heading (header, subheader, a bold line) says what the title of the chart right below it says
 
 Both return a list of problems (empty: fine) naming the chart by its `st-key-...` container.
 """
@@ -47,23 +47,47 @@ LEGEND_JS = """() => {
 # (subheader text, titles of the first chart after it in the page when no other heading comes between)
 HEADINGS_JS = """() => {
   """ + _NAME + """
-  const heads = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stHeading"] h3')];
+  // headings: st.header / st.subheader, and a paragraph that is one bold run (`st.markdown("**...**")`)
+  const bold = p => p.children.length === 1 && p.firstElementChild.tagName === 'STRONG'
+                    && p.innerText.trim() === p.firstElementChild.innerText.trim();
   const marks = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stHeading"], '
-                 + '[data-testid="stMain"] [data-testid="stVegaLiteChart"]')];  // document order
+                 + '[data-testid="stMain"] [data-testid="stMarkdownContainer"] > p, '
+                 + '[data-testid="stMain"] [data-testid="stVegaLiteChart"]')]  // document order
+    .filter(e => e.tagName !== 'P' || bold(e));
   const out = [];
-  for (const h of heads) {
-    const i = marks.indexOf(h.closest('[data-testid="stHeading"]'));
+  for (const h of marks) {
+    if (h.dataset.testid === 'stVegaLiteChart') continue;
+    const i = marks.indexOf(h);
     const next = marks[i + 1];
     if (!next || next.dataset.testid !== 'stVegaLiteChart' || next.getBoundingClientRect().width === 0) continue;
     const titles = [...next.querySelectorAll('.role-title-text text')].map(t => t.textContent);
-    out.push({heading: h.innerText, chart: name(next), titles});
+    out.push({heading: h.innerText.trim(), chart: name(next), titles});
   }
   return out;
 }"""
 
 
+STOP = {"a", "an", "the", "of", "per", "and", "in", "on", "to", "for", "by", "vs", "with", "its", "s"}
+
+
 def _norm(s: str) -> str:
     return re.sub(r"[\W_]+", " ", s.casefold()).strip()
+
+
+def _words(s: str) -> set[str]:
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _norm(s).split()} - STOP
+
+
+def repeats(heading: str, title: str) -> bool:
+    """True when a chart title says what the heading above it says: the same text (case and punctuation aside),
+    or a title of 2+ words three quarters of which the heading already has ("demo-base: neurons per layer and
+    language" over "Language-specific neurons per layer")."""
+    if not title.strip():
+        return False
+    if _norm(title) == _norm(heading):
+        return True
+    t = _words(title)
+    return len(t) >= 2 and len(t & _words(heading)) >= 0.75 * len(t)
 
 
 def legend_problems(page) -> list[str]:
@@ -76,6 +100,6 @@ def legend_entries_checked(page) -> int:
 
 
 def heading_problems(page) -> list[str]:
-    """Subheaders whose text equals (case and punctuation aside) a title of the chart right below them."""
-    return [f"{h['chart']}: subheader {h['heading']!r} repeats the chart title {t!r}"
-            for h in page.evaluate(HEADINGS_JS) for t in h["titles"] if _norm(t) == _norm(h["heading"])]
+    """Headings that a title of the chart right below them repeats (see `repeats`)."""
+    return [f"{h['chart']}: heading {h['heading']!r} repeated by the chart title {t!r}"
+            for h in page.evaluate(HEADINGS_JS) for t in h["titles"] if repeats(h["heading"], t)]
