@@ -23,7 +23,8 @@ for p in selected_models():
 if not known:
     st.info("No checkpoints in models/ yet: build the demo ones on the Home page.")
     st.stop()
-default = [n for n, p in known.items() if p in selected_models()] or list(known)[:2]
+# in the selection's order (a link's ?models= order): model 1 first
+default = [n for p in selected_models() for n, q in known.items() if q == p] or list(known)[:2]
 
 c1, c2 = st.columns([2, 1])
 names = c1.multiselect("Models", list(known), default=default, key="ev_models", max_selections=4)
