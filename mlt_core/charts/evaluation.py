@@ -11,8 +11,11 @@ from .theme import style as _theme_style
 OUTCOME = alt.Scale(domain=["correct", "wrong"], range=[LABEL_COLORS["entailment"], LABEL_COLORS["contradiction"]])
 PCT = alt.Axis(format=".0%")
 FLAT = alt.Axis(labelAngle=0)
-# symbolSize 400: a 20-px line, long enough to show its dash pattern (the default 10 px shows one dash)
-DASH_LEGEND = alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#555", symbolSize=400)
+# symbolSize 400: a 20-px line, long enough to show its dash pattern (the default 10 px shows one dash).
+# symbolFillColor: on a line with points (point=True) Vega-Lite otherwise draws the symbol filled black with a
+# transparent stroke, and a flat stroke symbol with no stroke is invisible (only the labels showed)
+DASH_LEGEND = alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#555", symbolSize=400,
+                         symbolFillColor="transparent")
 
 
 def style(chart):

@@ -48,6 +48,13 @@ def test_every_legend_shows_its_symbols_and_no_heading_repeats_its_chart(page, e
             page.wait_for_timeout(500)
             e2e.wait_idle(page, timeout_ms=300_000)
             e2e.wait_for(page, ".st-key-ev_calibration_chart [data-testid='stVegaLiteChart']", "the calibration chart")
+            box = page.get_by_label("Examples per language for internals")  # the dashed-line charts
+            box.fill("10")
+            box.press("Enter")
+            e2e.wait_idle(page)
+            page.locator(".st-key-ev_int_run button").click()
+            page.wait_for_timeout(500)
+            e2e.wait_idle(page, timeout_ms=300_000)
         entries += _scan(page, f"page /{path}", problems)
     assert problems == [], "\n".join(problems)
     assert entries >= 10, f"only {entries} symbol-legend entries were checked: the check saw no legends"
