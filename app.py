@@ -21,6 +21,7 @@ from mlt_core.charts.theme import model_colors  # noqa: E402
 from mlt_core.errors import MltError  # noqa: E402
 from ui.widgets.links import page_title, page_url_path  # noqa: E402
 from ui.widgets.models import selected_models  # noqa: E402
+from ui.widgets.state import restore_link_models  # noqa: E402
 from ui.widgets.training import render_training_sidebar  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
@@ -65,6 +66,7 @@ if not pages:
     st.error("No pages found in pages/.")
     st.stop()
 nav = st.navigation(pages)
+restore_link_models()  # a fresh load of a link: its ?models= are the selected ones, sidebar included
 models_slot = st.sidebar.empty()
 with models_slot.container():  # drawn now: a page that ends with st.stop() discards what comes after it
     sidebar_models()

@@ -4,11 +4,14 @@ import streamlit as st
 from mlt_core.data.langs import SAMPLE_LANGS
 from mlt_core.errors import MltError
 from ui import evaluation as E
+from ui.widgets import state
 from ui.widgets.guard import user_errors
 from ui.widgets.links import ensure_app_router
 from ui.widgets.models import available_checkpoints, selected_models
 
 ensure_app_router()
+for note in state.restore("eval", {}):  # a link's ?models= selects those models
+    st.warning(note)
 st.title("Evaluation")
 st.caption("Every selected model on every chosen language, at dataset scale. Results are cached on disk per "
            "checkpoint and data shard: running again is instant, and a new model or language computes only "
@@ -20,7 +23,8 @@ for p in selected_models():
 if not known:
     st.info("No checkpoints in models/ yet: build the demo ones on the Home page.")
     st.stop()
-default = [n for n, p in known.items() if p in selected_models()] or list(known)[:2]
+# in the selection's order (a link's ?models= order): model 1 first
+default = [n for p in selected_models() for n, q in known.items() if q == p] or list(known)[:2]
 
 c1, c2 = st.columns([2, 1])
 names = c1.multiselect("Models", list(known), default=default, key="ev_models", max_selections=4)

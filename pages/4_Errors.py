@@ -4,10 +4,13 @@ import streamlit as st
 from mlt_core.errors import MltError
 from mlt_core.data.labels import LABELS
 from ui import errors as E
+from ui.widgets import state
 from ui.widgets.guard import user_errors
 from ui.widgets.links import ensure_app_router, open_in_playground
 
 ensure_app_router()
+for note in state.restore("errors", {}):  # a link's ?models= selects those models
+    st.warning(note)
 st.title("Errors")
 st.caption("What the models get wrong, most confidently wrong first. Pick a row to see the same pair in the other "
            "languages with every model's prediction, and open it in the Playground to look inside.")

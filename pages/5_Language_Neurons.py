@@ -24,7 +24,8 @@ if st.session_state.get("neurons_ckpt") not in paths:
     st.session_state["neurons_ckpt"] = "demo-base" if "demo-base" in paths else (selected or names)[0]
 name = st.selectbox("Checkpoint", names, key="neurons_ckpt")
 
-st.subheader(f"{name}: neurons per layer and language")
+# the section names the checkpoint; its charts' titles say what each shows (a heading saying it too repeats them)
+st.subheader(f"{name}: its language neurons")
 obj = render_neuron_overview(paths[name])
 
 if obj is not None:

@@ -158,7 +158,7 @@ def test_the_language_neurons_page_finds_the_evaluation_pages_predictions(tiny_x
     from ui.evaluation import load_data
 
     ckpt = load_checkpoint(tiny_xlmr)
-    data = eval_data("sample", limit=7)  # ui.neurons_panel.render_ablation's data
+    data = eval_data("sample", limit=7)  # ui.neurons.render_ablation's data
     assert plain_predictions(ckpt, data, peek=True) is None
     evaluate([ckpt], load_data("sample", tuple(SAMPLE_LANGS), 7), list(SAMPLE_LANGS), n_boot=50)  # ui.evaluation.run's
     before = F.FORWARD_CALLS["n"]

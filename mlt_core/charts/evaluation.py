@@ -11,7 +11,11 @@ from mlt_core.charts.theme import style as _theme_style
 OUTCOME = alt.Scale(domain=["correct", "wrong"], range=[LABEL_COLORS["entailment"], LABEL_COLORS["contradiction"]])
 PCT = alt.Axis(format=".0%")
 FLAT = alt.Axis(labelAngle=0)
-DASH_LEGEND = alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#555")
+# symbolSize 400: a 20-px line, long enough to show its dash pattern (the default 10 px shows one dash).
+# symbolFillColor: on a line with points (point=True) Vega-Lite otherwise draws the symbol filled black with a
+# transparent stroke, and a flat stroke symbol with no stroke is invisible (only the labels showed)
+DASH_LEGEND = alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#555", symbolSize=400,
+                         symbolFillColor="transparent")
 
 
 def style(chart):
@@ -151,7 +155,7 @@ def calibration_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("value:Q", title=None), color=alt.Color("model:N", scale=model_scale(models)),
         column=alt.Column("metric:N", sort=cols, title=None),
         tooltip=["model", "lang", "metric", alt.Tooltip("value:Q", format=".3f")],
-    ).resolve_scale(y="independent").properties(width=150, height=200, title="Calibration"))
+    ).resolve_scale(y="independent").properties(width=150, height=200, title="Calibration metrics per language"))
 
 
 def entropy_chart(df: pd.DataFrame, value: str = "entropy_norm") -> alt.Chart:

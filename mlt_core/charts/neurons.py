@@ -74,7 +74,8 @@ def firing_chart(df: pd.DataFrame, metric: str = "share_active") -> alt.Chart:
         layers.insert(0, alt.Chart().mark_line(color="#999999").encode(
             x=x, y=alt.Y("mean(share_active_all):Q", title=title),
             strokeDash=alt.StrokeDash("ref:N", scale=alt.Scale(domain=["all neurons of the layer"], range=[[6, 4]]),
-                                      title=None, legend=alt.Legend(orient="top", symbolStrokeColor="#999999")),
+                                      title=None, legend=alt.Legend(orient="top", symbolStrokeColor="#999999",
+                                                                   symbolType="stroke", symbolSize=400, symbolStrokeWidth=2)),
             tooltip=[alt.Tooltip("mean(share_active_all):Q", format=".3f", title="all neurons")],
         ).transform_calculate(ref="'all neurons of the layer'"))
     models = list(dict.fromkeys(df["model"]))  # the selection's order; two panels per row fit a projector

@@ -29,11 +29,12 @@ def _done(chart, autosize=PAD) -> alt.Chart:
     return theme.style(chart.properties(autosize=autosize))
 
 
-def prob_bars(df: pd.DataFrame, title: str = "", height: int = 120) -> alt.Chart:
+def prob_bars(df: pd.DataFrame, title: str = "", height: int = 120, axis_title: bool = True) -> alt.Chart:
     """Probability of each label (entailment, neutral, contradiction) as bars in label colours."""
     base = alt.Chart(df, title=title or alt.Undefined).encode(
         y=alt.Y("label:N", sort=list(LABELS), title=None),
-        x=alt.X("prob:Q", scale=alt.Scale(domain=[0, 1]), title="probability", axis=alt.Axis(format=".0%")),
+        x=alt.X("prob:Q", scale=alt.Scale(domain=[0, 1]),
+                  title="probability" if axis_title else None, axis=alt.Axis(format=".0%")),
     )
     bars = base.mark_bar().encode(
         color=alt.Color("label:N", scale=theme.label_scale(), legend=None),

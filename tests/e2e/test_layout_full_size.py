@@ -1,24 +1,26 @@
 """Layout at real head counts: every page in Chromium at 1280 x 800 (projector) and 1600 x 1000
-with 2 and 4 models of 12 layers x 12 heads (base) and 24 x 16 (large), at a cheap width
-(hidden 48), on a server of its own with its own models folder.
+with 2 and 4 models of 12 layers x 12 heads (base) and 24 x 16 (large), and 3 base models at 1280 x 800
+(columns of 3), at a cheap width (hidden 48), on a server of its own with its own models folder.
 
 Asserted in the browser (getBoundingClientRect): no chart, frame or table is wider than its
 column or runs past the viewport (legends are drawn inside a chart's canvas, so a chart inside
 the viewport has its legend inside too), a table shows all its columns (no horizontal scroll
-inside it), and the page itself never scrolls sideways. Screenshots: docs/screenshots/full_*.png.
+inside it), the page itself never scrolls sideways, every legend entry shows its symbol and no heading
+repeats the title of the chart below it (chart_checks.py). Screenshots: docs/screenshots/full_*.png.
 """
 from __future__ import annotations
 
 import re
 
 import pytest
+from chart_checks import heading_problems, legend_problems
 
 LANGS = ["en", "hi", "fr", "es"]
 SIZES = {"base": dict(layers=12, heads=12, hidden=48), "large": dict(layers=24, heads=16, hidden=48)}
 VIEWPORTS = {"projector": (1280, 800), "monitor": (1600, 1000)}
 # Errors first: its button evaluates the selected models on the bundled sample, so Errors and
 # Evaluation are checked with their tables and charts; Attributions is checked after its Run
-PAGES = ["", "Errors", "Evaluation", "Language_Neurons", "Attributions", "Tokenizers"]
+PAGES = ["", "Errors", "Evaluation", "Language_Neurons", "Attributions", "Tokenizers", "Causal"]
 RUN_BUTTONS = {"Errors": ".st-key-err_quick button", "Attributions": ".st-key-attr_run button"}
 TABS = ["Attention entropy", "Similarity 1 vs 2", "Tokens", "Attention pattern", "bertviz", "Language neurons"]
 # a 64-token-ish pair: long enough for the attention views to be crowded
@@ -86,11 +88,14 @@ def full_app(full_models, tmp_path_factory, e2e):
 
 def _check(page, where: str, problems: list) -> None:
     page.wait_for_timeout(600)  # vega-embed lays out after the script run ends
-    problems += [f"{where}: {b}" for b in page.evaluate(OVERFLOW_JS)]
+    problems += [f"{where}: {b}" for b in page.evaluate(OVERFLOW_JS) + legend_problems(page) + heading_problems(page)]
 
 
-@pytest.mark.parametrize("size,n_models", [("base", 2), ("base", 4), ("large", 2), ("large", 4)])
-@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+MATRIX = [(size, n, vp) for vp in VIEWPORTS for size, n in [("base", 2), ("base", 4), ("large", 2), ("large", 4)]] \
+    + [("base", 3, "projector")]
+
+
+@pytest.mark.parametrize("size,n_models,viewport", MATRIX)
 def test_every_page_fits(_browser, full_app, e2e, size, n_models, viewport):
     w, h = VIEWPORTS[viewport]
     models = [f"{size}-{l}" for l in LANGS[:n_models]]
@@ -133,11 +138,14 @@ def test_every_page_fits(_browser, full_app, e2e, size, n_models, viewport):
 
 
 def test_predictions_above_the_fold_at_1280x800(_browser, full_app, e2e):
-    """A speaker sees the typed pair and both models' predictions without scrolling."""
+    """A speaker sees the typed pair and both models' predictions, bars included, without scrolling."""
     with e2e.open_page(_browser, full_app, width=1280, height=800) as page:
         e2e.goto(page, "Playground", models=["base-en", "base-hi"], premise=PREMISE, hypothesis=HYPOTHESIS)
+        page.locator(".st-key-pg_probs_chart_1 .mark-rect.role-mark path").first.wait_for()
+        page.wait_for_timeout(600)
         for sel in ("textarea[aria-label='Premise']", ".st-key-pg_card_0 [data-testid='stMetricValue']",
-                    ".st-key-pg_card_1 [data-testid='stMetricValue']"):
+                    ".st-key-pg_card_1 [data-testid='stMetricValue']",  # and every probability bar of both cards
+                    *(f".st-key-pg_probs_chart_{i} .mark-rect.role-mark path >> nth={j}" for i in range(2) for j in range(3))):
             box = page.locator(sel).first.bounding_box()
             assert box and box["y"] + box["height"] <= 800, f"{sel} below the fold: {box}"
         e2e.shoot(page, "full_base_playground_fold", full_page=False)

@@ -63,18 +63,22 @@ def render_predictions(runs) -> None:
             st.warning("**Models disagree:** " + " · ".join(f"{r.name} → **{l}**" for r, l in trained), icon="⚡")
         if len(trained) < len(runs):
             st.caption("Models with an untrained head are left out of the agreement check.")
+    # the label at 2rem (Streamlit's 2.25rem): "contradiction" and its confidence fit one line of a 2-model card
+    st.html('<style>[class*="st-key-pg_card_"] [data-testid="stMetricValue"] {font-size: 2rem}</style>')
     cols = st.columns(len(runs))
     for i, (col, r, label) in enumerate(zip(cols, runs, labels)):
-        with col.container(border=True, key=f"pg_card_{i}"):
+        with col.container(border=True, key=f"pg_card_{i}", gap="small"):
+            probs = prediction(r.cache)
             st.html(f'<div style="display:flex;align-items:center;gap:8px;font-size:1.15rem;font-weight:600">'
                     f'<span style="width:14px;height:14px;border-radius:3px;background:{r.color}"></span>'
                     f'{i + 1}. {html.escape(r.name)}</div>')
-            st.metric(r.name, label, label_visibility="collapsed")
-            probs = prediction(r.cache)
-            st.caption(f"confidence {probs['prob'].max():.1%}")
+            # label and confidence on one line, short bars: every card's bars above the fold at 1280 x 800
+            with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                st.metric(r.name, label, label_visibility="collapsed", width="content")
+                st.caption(f"confidence {probs['prob'].max():.1%}", width="content")
             if r.untrained:
                 st.error("UNTRAINED HEAD: this classifier was never trained; its prediction is noise.", icon="⚠️")
-            chart = charts.prob_bars(probs)
+            chart = charts.prob_bars(probs, height=84, axis_title=False)
             show_chart(chart, f"pg_probs_chart_{i}")
             figure_downloads(chart, probs, f"probabilities-{r.name}", key=f"pg_dl_probs_{i}")
 

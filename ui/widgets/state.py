@@ -65,6 +65,20 @@ def set_selected_models(paths: list[str]) -> None:
     st.session_state[SELECTED_KEY] = list(paths)[:MAX_MODELS]
 
 
+def restore_link_models() -> None:
+    """On a session's first run (a fresh load: a new tab on a link), select the models its URL names.
+
+    app.py calls it before drawing the sidebar, so every page, and the sidebar even of a page that ends
+    with st.stop(), shows the linked models; `restore` on each page still words what a link held in vain.
+    """
+    if st.session_state.get("_link_models_read"):
+        return
+    st.session_state["_link_models_read"] = True
+    paths, _ = models_from_names(_url().get(MODELS_PARAM, []))
+    if paths:
+        set_selected_models(paths)
+
+
 def restore(page: str, spec: Spec, models: bool = True) -> list[str]:
     """Seed session state from the URL if it changed since this page last wrote it; returns notes
     (at most one, listing everything the link held that could not be used)."""
