@@ -16,6 +16,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="mlt", page_icon="🔬", layout="wide", initial_sidebar_state="expanded")
+# a projector has 800 px: Streamlit's 6rem above every page's title is 3rem here
+st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 3rem}</style>")
 
 from mlt_core.charts.theme import model_colors  # noqa: E402
 from mlt_core.errors import MltError  # noqa: E402

@@ -102,10 +102,17 @@ def test_the_heading_check_catches_a_repeated_title(page, e2e, e2e_models_dir):
     assert len(bad) == 1 and title in bad[0], bad
 
 
-def test_pair_and_both_predictions_with_bars_above_the_fold(_browser, app_url, _warm_app, e2e, e2e_models):
-    """At 1280 x 800 a speaker sees the typed pair and both models' predictions, probability bars included."""
+@pytest.mark.parametrize("pair", ["typed", "example"])
+def test_pair_and_both_predictions_with_bars_above_the_fold(_browser, app_url, _warm_app, e2e, e2e_models, pair):
+    """At 1280 x 800 a speaker sees the typed pair and both models' predictions, probability bars included: for a
+    long pair of their own, and for a bundled example (the page's first view), whose gold label and "same pair
+    in" buttons take a row of their own."""
     with e2e.open_page(_browser, app_url, width=1280, height=800) as page:
-        e2e.goto(page, "Playground", models=e2e_models, premise=PREMISE, hypothesis=HYPOTHESIS)
+        if pair == "typed":
+            e2e.goto(page, "Playground", models=e2e_models, premise=PREMISE, hypothesis=HYPOTHESIS)
+        else:
+            e2e.goto(page, "Playground", models=e2e_models)
+            e2e.wait_for(page, ".st-key-pg_parallel button >> nth=0", "the example's 'same pair in' buttons")
         for i in range(2):
             e2e.wait_for(page, f".st-key-pg_probs_chart_{i} .mark-rect.role-mark path >> nth=0", f"model {i + 1}'s probability bars")
         page.wait_for_timeout(800)
@@ -119,7 +126,9 @@ def test_pair_and_both_predictions_with_bars_above_the_fold(_browser, app_url, _
             assert bars.count() == 3, f"model {i + 1}: {bars.count()} bars, not one per label"
             for j in range(3):
                 boxes[f"bar {j + 1} of model {i + 1}"] = bars.nth(j).bounding_box()
-        e2e.shoot(page, "projector_playground_fold", full_page=False)
+        if pair == "example":
+            boxes["same pair in"] = page.locator(".st-key-pg_parallel").bounding_box()
+        e2e.shoot(page, f"projector_playground_fold_{pair}", full_page=False)
         below = {k: b for k, b in boxes.items() if not b or b["height"] <= 0 or b["y"] + b["height"] > 800}
         assert below == {}, f"below the fold at 1280 x 800 (or not drawn): {below}"
 

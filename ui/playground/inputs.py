@@ -172,10 +172,11 @@ def render_inputs() -> tuple[str, str]:
         if row is not None:
             others = sorted(set(df.loc[df["id"] == row["id"], "lang"]) - {row["lang"]},
                             key=lambda l: (l != "en", l != "hi", l))
-            with st.container(horizontal=True, vertical_alignment="center", key="pg_parallel"):
-                st.caption(f"example {row['id']} ({row['lang']}), gold label **{_label_name(row['label'])}**. "
-                           "Same pair in:", width="content")
+            # one line under the text (a projector has 800 px): small link-like buttons, no wrapping
+            with st.container(horizontal=True, vertical_alignment="center", gap="small", key="pg_parallel"):
+                st.caption(f"gold **{_label_name(row['label'])}** · same pair in:", width="content",
+                           help=f"bundled example {row['id']} ({LANG_NAMES.get(row['lang'], row['lang'])})")
                 for l in others:
-                    st.button(LANG_NAMES.get(l, l), key=f"pg_parallel_{l}", on_click=_to_lang, args=(l,),
+                    st.button(LANG_NAMES.get(l, l), key=f"pg_parallel_{l}", on_click=_to_lang, args=(l,), type="tertiary",
                               help=f"the same pair (id {row['id']}) in {LANG_NAMES.get(l, l)}")
     return st.session_state["pg_premise"], st.session_state["pg_hypothesis"]
