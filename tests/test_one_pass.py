@@ -114,7 +114,7 @@ def test_internals_span_shards_and_only_the_needed_shards_keep_them(tiny_xlmr):
 
 def test_switch_off_matrix_after_an_evaluation_runs_no_plain_pass(tiny_xlmr):
     ckpt = load_checkpoint(tiny_xlmr)
-    data = load_nli("sample", limit=6)  # what the Language Neurons page switches off on (neuron_cache.eval_data)
+    data = load_nli("sample", limit=6)  # what the Language Neurons page switches off on (neurons.cached.eval_data)
     neurons = {"en": [[1, 2, 3], [9]], "hi": [[], list(range(0, 64, 2))]}
     want = ablation_matrix(ckpt, data, neurons, batch_size=BS)  # the old path: its own "none" pass
     evaluate([ckpt], data, n_boot=50, batch_size=BS)  # the Evaluation page's run on the same data

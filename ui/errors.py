@@ -1,6 +1,6 @@
 """Errors page: the last evaluation run (ui.evaluation's, read back from the disk cache) as an error browser.
 
-The tables are mlt_core.eval.error_table' (plain pandas, usable from a notebook); here only what needs Streamlit.
+The tables are mlt_core.eval.error_table's (plain pandas, usable from a notebook); here only what needs Streamlit.
 """
 from __future__ import annotations
 
