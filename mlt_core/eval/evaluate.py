@@ -130,7 +130,6 @@ def _run(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int, max_length: int | 
     truncated = np.zeros(n, dtype=bool)
     stats, capture = None, ()
     if internals:
-
         stats, capture = empty_stats(ckpt, df), ("attn", "hidden")
         batch_size = min(batch_size, INTERNALS_BATCH)  # the old internals pass's peak memory, not twice it
     with sdpa_attention(ckpt, sdpa and not internals):
@@ -161,12 +160,12 @@ def model_name(source: str | Checkpoint) -> tuple[str, str]:
     return (Path(path).name if local else path), path
 
 
-def _shards(df: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+def split_shards(df: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    """`df` in consecutive pieces of `size` rows: the unit evaluate() caches (and internals share)."""
     return [df.iloc[s:s + size] for s in range(0, len(df), size)]
 
 
 SHARD_SIZE = 256  # evaluate()'s default: internals and the switch-off matrix shard the same way to share its cache
-shards = _shards
 
 
 def shard_key(fp: str, shard: pd.DataFrame, max_length: int | None) -> str:
@@ -176,7 +175,6 @@ def shard_key(fp: str, shard: pd.DataFrame, max_length: int | None) -> str:
 
 def internals_key(pred_key: str) -> str:
     """The key of the internals (representations.Stats) kept from the same pass as those predictions."""
-
     return store.fingerprint("internals-shard", STATS_VERSION, pred_key)
 
 
@@ -212,7 +210,7 @@ def plain_predictions(ckpt: Checkpoint, data: pd.DataFrame, batch_size: int = 32
 
 
 def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequence[str] | None = None, *,
-             batch_size: int = 32, max_length: int | None = None, shard_size: int = 256,
+             batch_size: int = 32, max_length: int | None = None, shard_size: int = SHARD_SIZE,
              progress: Progress | None = None, loader: Callable[[str], Checkpoint] | None = None,
              cache: bool = True, n_boot: int = 1000, internals: int = 0) -> Evaluation:
     """Run every model on every language of `data` (cached per shard) and compute metrics.
@@ -253,7 +251,7 @@ def evaluate(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Sequ
         names[path] = name
         shards = []
         for l in langs:
-            for j, sh in enumerate(_shards(by_lang[l], shard_size)):
+            for j, sh in enumerate(split_shards(by_lang[l], shard_size)):
                 key = shard_key(fp, sh, max_length)
                 hit = store.read_frame("predictions", key) if cache else None
                 keep = cache and j * shard_size < internals  # this shard's internals come from this pass

@@ -20,7 +20,7 @@ import pandas as pd
 from mlt_core import store
 from mlt_core.model.checkpoint import Checkpoint
 from mlt_core.eval.evaluate import (SHARD_SIZE, check_data, internals_key, model_name, predict_with_internals,
-                                    shard_key, shards)
+                                    shard_key, split_shards)
 from mlt_core.data.labels import LABELS
 from mlt_core.eval.stats import VERSION, Stats, add_batch, empty_stats  # noqa: F401 (re-used names)
 
@@ -60,7 +60,7 @@ def internals(models: Sequence[str | Checkpoint], data: pd.DataFrame, langs: Seq
         name, path = model_name(src)
         fp = store.checkpoint_fingerprint(path)
         for l in langs:
-            for j, sh in enumerate(shards(data[data["lang"] == l], shard_size)):
+            for j, sh in enumerate(split_shards(data[data["lang"] == l], shard_size)):
                 if j * shard_size >= limit:
                     break
                 key = shard_key(fp, sh, max_length)

@@ -21,6 +21,17 @@ def _nav(page, e2e, title: str) -> None:
     e2e.wait_idle(page, timeout_ms=300_000)
 
 
+def _set_and_run(page, e2e, label: str, value: str, button_key: str) -> None:
+    """Type `value` into the number box `label`, then click the button keyed `button_key` and wait for the run."""
+    box = page.get_by_label(label)
+    box.fill(value)
+    box.press("Enter")
+    e2e.wait_idle(page)
+    page.locator(f".st-key-{button_key} button").click()
+    page.wait_for_timeout(500)
+    e2e.wait_idle(page, timeout_ms=300_000)
+
+
 def _scan(page, where: str, problems: list) -> int:
     page.wait_for_timeout(800)  # vega-embed lays out after the script run ends
     problems += [f"{where}: {p}" for p in legend_problems(page) + heading_problems(page)]
@@ -40,21 +51,9 @@ def test_every_legend_shows_its_symbols_and_no_heading_repeats_its_chart(page, e
     for path in PAGES:
         _nav(page, e2e, path)
         if path == "Evaluation":  # a small run: the figures of every section are drawn
-            box = page.get_by_label("Examples per language (0 = all)")
-            box.fill("12")
-            box.press("Enter")
-            e2e.wait_idle(page)
-            page.locator(".st-key-ev_run button").click()
-            page.wait_for_timeout(500)
-            e2e.wait_idle(page, timeout_ms=300_000)
+            _set_and_run(page, e2e, "Examples per language (0 = all)", "12", "ev_run")
             e2e.wait_for(page, ".st-key-ev_calibration_chart [data-testid='stVegaLiteChart']", "the calibration chart")
-            box = page.get_by_label("Examples per language for internals")  # the dashed-line charts
-            box.fill("10")
-            box.press("Enter")
-            e2e.wait_idle(page)
-            page.locator(".st-key-ev_int_run button").click()
-            page.wait_for_timeout(500)
-            e2e.wait_idle(page, timeout_ms=300_000)
+            _set_and_run(page, e2e, "Examples per language for internals", "10", "ev_int_run")  # dashed-line charts
         entries += _scan(page, f"page /{path}", problems)
     assert problems == [], "\n".join(problems)
     assert entries >= 10, f"only {entries} symbol-legend entries were checked: the check saw no legends"
