@@ -22,7 +22,7 @@ from mlt_core.model.checkpoint import Checkpoint
 from mlt_core.eval.evaluate import (SHARD_SIZE, check_data, internals_key, model_name, predict_with_internals,
                                     shard_key, split_shards)
 from mlt_core.data.labels import LABELS
-from mlt_core.eval.stats import VERSION, Stats, add_batch, empty_stats  # noqa: F401 (re-used names)
+from mlt_core.eval.stats import Stats, add_batch, empty_stats
 
 def collect(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 16, max_length: int | None = None,
             progress: Callable[[int, int], None] | None = None) -> Stats:
