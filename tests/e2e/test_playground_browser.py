@@ -160,12 +160,22 @@ def test_two_tabs_at_once_keep_their_own_pairs(e2e, _browser, app_url, _warm_app
             pg.get_by_label("Hypothesis (Ctrl+Enter to run)").fill(hypothesis)
         for pg in (a, b):
             pg.get_by_label("Premise").press("Control+Enter")
-        for pg in (a, b):
+        for pg, (premise, _) in ((a, en), (b, hi)):
+            # the premise's run has landed (its URL holds it) before the hypothesis is committed: wait_idle alone
+            # can return before that run starts, and a commit racing the rerun was lost once in CI
+            pg.wait_for_function("(p) => new URLSearchParams(location.search).get('premise') === p", arg=premise,
+                                 timeout=e2e.budget_ms(60_000))
             e2e.wait_idle(pg)
             pg.get_by_label("Hypothesis (Ctrl+Enter to run)").press("Control+Enter")
         shown = {}
         for name, pg, pair in (("en", a, en), ("hi", b, hi)):
-            pg.wait_for_function("(h) => new URLSearchParams(location.search).get('hypothesis') === h", arg=pair[1])
+            try:
+                pg.wait_for_function("(h) => new URLSearchParams(location.search).get('hypothesis') === h", arg=pair[1],
+                                     timeout=e2e.budget_ms(60_000))
+            except Exception as err:  # a rare CI timeout left no picture: keep the page and the URL it had
+                where = e2e.save_failure(f"two_tabs_{name}_url", pg)
+                raise AssertionError(f"tab {name}: the URL never held its hypothesis (URL {pg.url}); "
+                                     f"screenshot and server log in {where}") from err
             e2e.wait_idle(pg)
             assert pg.get_by_label("Premise").input_value() == pair[0]
             ref = probe(paths, *pair)["models"]
